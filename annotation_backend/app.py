@@ -1,0 +1,135 @@
+"""The FastAPI application: Label Studio's ML backend routes.
+
+The champion model is loaded once, when the process starts; requests only read it.
+"""
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict
+
+from annotation_backend.auth import require_basic_auth, require_webhook_auth
+from annotation_backend.frames import FrameLoader, FrameUnavailable
+from annotation_backend.predictions import label_studio_prediction, predict_frame
+from annotation_backend.settings import BackendSettings
+from training.store import ModelNotFound, ModelStore, SegmentationModel
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_VIEW = "unknown"
+
+
+class SetupRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    project: str | None = None
+    access_token: str | None = None
+
+
+class SetupResponse(BaseModel):
+    model_version: str
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    tasks: list[dict[str, Any]]
+
+
+class PredictResponse(BaseModel):
+    results: list[dict[str, Any]]
+
+
+def create_app(settings: BackendSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.model = _load_champion(settings)
+        token = settings.label_studio_token
+        app.state.frames = FrameLoader(
+            settings.media_root,
+            settings.label_studio_url,
+            token.get_secret_value() if token else None,
+        )
+        yield
+        app.state.frames.close()
+
+    app = FastAPI(title="Spine ultrasound ML backend", lifespan=lifespan)
+    app.get("/health")(health)
+    app.post("/setup", dependencies=[Depends(require_basic_auth)])(setup)
+    app.post("/predict", dependencies=[Depends(require_basic_auth)])(predict)
+    app.post("/webhook", dependencies=[Depends(require_webhook_auth)])(webhook)
+    return app
+
+
+def _load_champion(settings: BackendSettings) -> SegmentationModel | None:
+    try:
+        model = ModelStore(settings.model_store).load_champion()
+    except ModelNotFound as error:
+        logger.warning("serving without a model: %s", error)
+        return None
+    logger.info("loaded model %s", model.version)
+    return model
+
+
+def _serving_model(request: Request) -> SegmentationModel:
+    model = request.app.state.model
+    if model is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "no champion model: train one first"
+        )
+    return model
+
+
+async def health(request: Request) -> dict:
+    """Unauthenticated liveness for Label Studio and container health checks; no details."""
+    return {"status": "UP", "model_class": "SpineUNet"}
+
+
+def setup(body: SetupRequest, request: Request) -> SetupResponse:
+    model = _serving_model(request)
+    frames: FrameLoader = request.app.state.frames
+    if body.access_token and frames.token is None:
+        frames.token = body.access_token
+    return SetupResponse(model_version=model.version)
+
+
+def predict(body: PredictRequest, request: Request) -> PredictResponse:
+    """One prediction per task, in the order the tasks came."""
+    model = _serving_model(request)
+    settings: BackendSettings = request.app.state.settings
+    results = [
+        _predict_task(task, model, request.app.state.frames, settings) for task in body.tasks
+    ]
+    logger.info("predicted %d tasks with model %s", len(results), model.version)
+    return PredictResponse(results=results)
+
+
+def _predict_task(task: dict, model: SegmentationModel, frames: FrameLoader, settings) -> dict:
+    task_data = task.get("data")
+    if not isinstance(task_data, dict) or not isinstance(task_data.get("image"), str):
+        raise HTTPException(
+            422,
+            f"task {task.get('id')!r} has no data.image URL; the labeling config expects $image",
+        )
+    try:
+        gray = frames.load_gray(task_data["image"])
+    except FrameUnavailable as error:
+        logger.warning("frame unavailable for task %s: %s", task.get("id"), error)
+        return {"result": [], "score": 0.0, "model_version": model.version}
+    view = task_data.get("view", UNKNOWN_VIEW)
+    prediction = predict_frame(
+        model, gray, view, settings.probability_threshold, settings.min_region_px
+    )
+    return label_studio_prediction(prediction, model.version)
+
+
+async def webhook(request: Request) -> dict:
+    """Acknowledged at once, whatever the event; Label Studio waits only briefly."""
+    try:
+        event = await request.json()
+    except ValueError:
+        event = None
+    action = event.get("action") if isinstance(event, dict) else None
+    logger.info("webhook received %s", action or "an event without action")
+    return {"status": "ok", "action": action}

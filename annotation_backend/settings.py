@@ -1,0 +1,24 @@
+"""Backend settings, read from the environment once at start-up. Secrets have no defaults."""
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BackendSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKEND_", protected_namespaces=())
+
+    username: str
+    password: SecretStr
+    """HTTP Basic credentials that Label Studio sends on every call."""
+    webhook_secret: SecretStr
+    """Value of the X-Webhook-Secret header on annotation events, which carry no Basic auth."""
+    model_store: Path
+    media_root: Path | None = None
+    """Label Studio's local-files document root, when the backend shares its disk."""
+    label_studio_url: str = "http://127.0.0.1:8080"
+    label_studio_token: SecretStr | None = None
+    probability_threshold: float = 0.5
+    min_region_px: int = 30
+    """Predicted regions smaller than this are dropped as noise."""

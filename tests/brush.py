@@ -1,0 +1,23 @@
+"""Checks on Label Studio brush regions shared by the backend and end-to-end tests."""
+
+import numpy as np
+from label_studio_sdk.converter.brush import decode_rle
+
+from annotation_backend.predictions import LABEL_OF
+from label_config.xml import BRUSH_NAME, IMAGE_NAME
+
+
+def decode_region(region: dict) -> np.ndarray:
+    """(H, W) bool mask of one brush region."""
+    shape = (region["original_height"], region["original_width"])
+    return decode_rle(region["value"]["rle"]).reshape(*shape, 4)[:, :, 3] > 0
+
+
+def assert_regions_equal(regions: list[dict], masks: dict, shape: tuple[int, int]) -> None:
+    """``regions`` hold exactly ``masks`` (structure key -> (H, W) bool), on the frame's grid."""
+    assert len(regions) == len(masks)
+    for region in regions:
+        assert (region["from_name"], region["to_name"]) == (BRUSH_NAME, IMAGE_NAME)
+        assert (region["original_height"], region["original_width"]) == shape
+        key = next(k for k, label in LABEL_OF.items() if region["value"]["brushlabels"] == [label])
+        assert np.array_equal(decode_region(region), masks[key])

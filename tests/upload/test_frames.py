@@ -1,0 +1,123 @@
+"""From clips to stored frames: imaging region, pseudonyms, a batch that survives bad files."""
+
+import csv
+
+import cv2
+import numpy as np
+import pytest
+
+from upload.batch import ingest_folder
+from upload.frames import FrameSelection, clip_view, ingest_clip
+from upload.imaging_region import MotionAccumulator, NoImagingRegion
+from upload.pseudonyms import clip_pseudonym
+
+SITE_KEY = bytes(range(32))
+
+
+def moving_frames_with_static_header(n_frames: int = 12) -> list[np.ndarray]:
+    """(60, 80) frames: rows 0-9 a fixed header, rows 15-59 x 10-69 fresh noise each frame."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(n_frames):
+        frame = np.zeros((60, 80), np.uint8)
+        frame[0:10, :] = 200
+        frame[15:60, 10:70] = rng.integers(0, 255, (45, 60), dtype=np.uint8)
+        frames.append(frame)
+    return frames
+
+
+def test_imaging_region_is_the_box_that_moves():
+    motion = MotionAccumulator()
+    for frame in moving_frames_with_static_header():
+        motion.add(frame)
+
+    region = motion.region()
+
+    assert (region.x0, region.y0, region.x1, region.y1) == (10, 15, 70, 60)
+    assert region.blanked_share(60, 80) == pytest.approx(1 - (60 * 45) / (60 * 80))
+
+
+def test_blanking_removes_the_static_header():
+    frames = moving_frames_with_static_header()
+    motion = MotionAccumulator()
+    for frame in frames:
+        motion.add(frame)
+
+    blanked = motion.region().blank_outside(frames[0])
+
+    assert blanked[0:10].max() == 0
+    assert np.array_equal(blanked[15:60, 10:70], frames[0][15:60, 10:70])
+
+
+def test_frames_that_never_change_have_no_imaging_region():
+    motion = MotionAccumulator()
+    for _ in range(5):
+        motion.add(np.full((40, 40), 90, np.uint8))
+
+    with pytest.raises(NoImagingRegion):
+        motion.region()
+
+
+def test_pseudonyms_are_stable_and_keyed():
+    digest = "ab" * 32
+
+    assert clip_pseudonym(SITE_KEY, digest) == clip_pseudonym(SITE_KEY, digest)
+    assert clip_pseudonym(SITE_KEY, digest) != clip_pseudonym(bytes(32), digest)
+    assert clip_pseudonym(SITE_KEY, digest).startswith("clip-")
+
+
+def test_real_clip_frames_are_stored_blanked_every_kth(tmp_path, real_clips_dir):
+    report = ingest_clip(
+        real_clips_dir / "clarius-ocular-short.mp4", tmp_path, SITE_KEY, FrameSelection(step=10)
+    )
+
+    assert report.frames_decoded == 50
+    assert [f.frame_index for f in report.frames] == [0, 10, 20, 30, 40]
+    assert [f.time_s for f in report.frames] == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6])
+    assert 0.2 < report.blanked_share < 0.8
+    stored = cv2.imread(str(tmp_path / report.frames[0].relative_path), cv2.IMREAD_UNCHANGED)
+    assert stored.shape[:2] == (960, 1280)
+    assert "clarius" not in report.frames[0].relative_path
+
+
+def test_dicom_frames_are_cut_to_the_declared_ultrasound_region(tmp_path, sonosite_dicom):
+    report = ingest_clip(sonosite_dicom, tmp_path, SITE_KEY, FrameSelection(step=30))
+
+    stored = cv2.imread(str(tmp_path / report.frames[0].relative_path), cv2.IMREAD_UNCHANGED)
+
+    assert len(report.frames) == 4
+    assert stored[:31].max() == 0 and stored[415:].max() == 0
+    assert stored[:, :84].max() == 0 and stored[:, 596:].max() == 0
+    assert stored[31:415, 84:596].max() > 0
+    assert report.frames[0].spacing_mm_per_px == pytest.approx(0.5105, abs=1e-4)
+
+
+def test_a_bad_clip_does_not_stop_the_batch(tmp_path, real_clips_dir):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "good.mp4").write_bytes((real_clips_dir / "clarius-ocular-short.mp4").read_bytes())
+    (clips / "bad.mp4").write_bytes(b"\x00" * 4096)
+    pseudonym_map = tmp_path / "pseudonyms.csv"
+
+    report = ingest_folder(
+        clips, tmp_path / "media", SITE_KEY, FrameSelection(step=25), pseudonym_map
+    )
+
+    assert [c.source.name for c in report.failures] == ["bad.mp4"]
+    assert "not a readable video" in report.failures[0].error
+    assert len(report.frames) == 2
+    with open(pseudonym_map) as stream:
+        rows = list(csv.DictReader(stream))
+    assert [r["source"].endswith("good.mp4") for r in rows] == [True]
+    assert oct(pseudonym_map.stat().st_mode & 0o777) == "0o600"
+
+
+def test_view_comes_from_sidecar_or_folder(tmp_path):
+    in_folder = tmp_path / "short_axis" / "a.mp4"
+    in_folder.parent.mkdir()
+    with_sidecar = tmp_path / "b.mp4"
+    (tmp_path / "b.json").write_text('{"view": "long_axis"}')
+
+    assert clip_view(in_folder) == "short_axis"
+    assert clip_view(with_sidecar) == "long_axis"
+    assert clip_view(tmp_path / "c.mp4") == "unknown"

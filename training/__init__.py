@@ -1,0 +1,1 @@
+"""Datasets, networks, evaluation and export for the spine structure models."""

@@ -1,0 +1,76 @@
+"""The segmentation model: a MONAI 2D U-Net with one sigmoid channel per structure.
+
+Frames of any size are resized, aspect kept, so that the longest side is ``input_size`` px,
+then padded to a square; predictions are mapped back to the frame's own size.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import UNet
+from monai.transforms import Resize, SpatialPad
+
+from label_config import STRUCTURES
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    structures: tuple[str, ...] = tuple(s.key for s in STRUCTURES)
+    input_size: int = 128
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    strides: tuple[int, ...] = (2, 2, 2)
+    dropout: float = 0.1
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, fields: dict) -> "ModelSpec":
+        tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
+        return cls(**{**fields, **tuples})
+
+
+def build_network(spec: ModelSpec) -> UNet:
+    return UNet(
+        spatial_dims=2,
+        in_channels=1,
+        out_channels=len(spec.structures),
+        channels=spec.channels,
+        strides=spec.strides,
+        num_res_units=1,
+        dropout=spec.dropout,
+    )
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a (H, W) frame maps into the square network input, and back."""
+
+    height_px: int
+    width_px: int
+    input_size: int
+    scaled_hw: tuple[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        scale = self.input_size / max(self.height_px, self.width_px)
+        scaled = (max(1, round(self.height_px * scale)), max(1, round(self.width_px * scale)))
+        object.__setattr__(self, "scaled_hw", scaled)
+
+    def to_input(self, image: torch.Tensor, mode: str = "area") -> torch.Tensor:
+        """(C, H, W) -> (C, S, S), S = input_size; the image sits centred, zero padded."""
+        resized = Resize(spatial_size=self.scaled_hw, mode=mode)(image)
+        return SpatialPad(spatial_size=(self.input_size, self.input_size))(resized).as_tensor()
+
+    def to_frame(self, maps: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) network maps -> (N, C, H, W) maps on the frame's own pixel grid."""
+        top = (self.input_size - self.scaled_hw[0]) // 2
+        left = (self.input_size - self.scaled_hw[1]) // 2
+        inner = maps[:, :, top : top + self.scaled_hw[0], left : left + self.scaled_hw[1]]
+        return F.interpolate(inner, size=(self.height_px, self.width_px), mode="bilinear")
+
+
+def normalise_frame(gray: np.ndarray) -> torch.Tensor:
+    """(H, W) uint8 -> (1, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32) / 255.0)[None]

@@ -1,0 +1,1 @@
+"""Clips in, de-identified frame tasks out."""

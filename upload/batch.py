@@ -1,0 +1,90 @@
+"""A folder of clips to stored frames: each clip on its own, failures reported, none fatal."""
+
+import csv
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from upload.clips import DICOM_SUFFIXES, VIDEO_SUFFIXES
+from upload.errors import ClipError
+from upload.frames import ClipReport, FrameRecord, FrameSelection, ingest_clip
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_SUFFIXES = frozenset({".json", ".txt", ".md", ".csv"})
+
+
+@dataclass
+class BatchReport:
+    clips: list[ClipReport] = field(default_factory=list)
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        return [frame for clip in self.clips for frame in clip.frames]
+
+    @property
+    def failures(self) -> list[ClipReport]:
+        return [clip for clip in self.clips if clip.error]
+
+
+def find_clips(folder: Path) -> list[Path]:
+    """Clip files below ``folder``, sorted; hidden files and sidecars are left out."""
+    wanted = VIDEO_SUFFIXES | (DICOM_SUFFIXES - {""})
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        suffix = path.suffix.lower()
+        if suffix in wanted or (suffix == "" and _has_dicom_preamble(path)):
+            found.append(path)
+        elif suffix not in SKIPPED_SUFFIXES:
+            logger.warning("skipped %s: not a clip type this tool reads", path.name)
+    return found
+
+
+def _has_dicom_preamble(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(132)[128:] == b"DICM"
+
+
+def ingest_folder(
+    folder: Path,
+    media_root: Path,
+    site_key: bytes,
+    selection: FrameSelection,
+    pseudonym_map: Path,
+) -> BatchReport:
+    """Ingest every clip under ``folder``; a failing clip is reported and the others go on."""
+    report = BatchReport()
+    for path in tqdm(find_clips(folder), desc="clips", unit="clip"):
+        try:
+            clip_report = ingest_clip(path, media_root, site_key, selection)
+        except ClipError as error:
+            logger.error("clip failed: %s", error)
+            clip_report = ClipReport(source=path, error=error.reason)
+        report.clips.append(clip_report)
+    record_pseudonyms(report, pseudonym_map)
+    return report
+
+
+def record_pseudonyms(report: BatchReport, pseudonym_map: Path) -> None:
+    """Keep the link from pseudonym to source file; this file stays on the site, never uploaded."""
+    known = {}
+    if pseudonym_map.is_file():
+        with open(pseudonym_map, newline="") as stream:
+            known = {row["clip_id"]: row for row in csv.DictReader(stream)}
+    for clip in report.clips:
+        if clip.clip_id:
+            known[clip.clip_id] = {
+                "clip_id": clip.clip_id,
+                "content_sha256": clip.content_sha256,
+                "source": str(clip.source),
+            }
+    pseudonym_map.parent.mkdir(parents=True, exist_ok=True)
+    with open(pseudonym_map, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["clip_id", "content_sha256", "source"])
+        writer.writeheader()
+        writer.writerows(known[k] for k in sorted(known))
+    pseudonym_map.chmod(0o600)
