@@ -15,12 +15,12 @@ from annotation_backend.auth import WEBHOOK_SECRET_HEADER
 from label_config.xml import labeling_config
 from local_stack.secrets_file import StackSecrets
 from upload.frames import FrameRecord
+from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
 
 PROJECT_TITLE = "Infant lumbar spine frames"
 IMPORT_BATCH = 200
-LOCAL_FILES_URL = "/data/local-files/?d="
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,12 @@ class SpineProject:
                 found.add((task_data["clip_id"], int(task_data["frame_index"])))
         return found
 
-    def import_frames(self, frames: Iterable[FrameRecord]) -> int:
+    def import_frames(self, frames: Iterable[FrameRecord], store: FrameStore) -> int:
         """Import the frames not yet in the project; returns how many tasks were created."""
         present = self.existing_frames()
         new = [f for f in frames if (f.clip_id, f.frame_index) not in present]
         for start in range(0, len(new), IMPORT_BATCH):
-            batch = [{"data": frame_task_data(f)} for f in new[start : start + IMPORT_BATCH]]
+            batch = [{"data": frame_task_data(f, store)} for f in new[start : start + IMPORT_BATCH]]
             self.client.projects.import_tasks(self.id, request=batch)
         logger.info("imported %d new frame tasks (%d already present)", len(new), len(present))
         return len(new)
@@ -137,9 +137,9 @@ class SpineProject:
         )
 
 
-def frame_task_data(frame: FrameRecord) -> dict:
+def frame_task_data(frame: FrameRecord, store: FrameStore) -> dict:
     return {
-        "image": LOCAL_FILES_URL + frame.relative_path,
+        "image": store.task_url(frame.storage_key),
         "clip_id": frame.clip_id,
         "frame_index": frame.frame_index,
         "time_s": frame.time_s,

@@ -28,6 +28,7 @@ from training.store import ModelStore
 from training.train import PhantomTrainingConfig, train_on_phantom
 from upload.batch import BatchReport, find_clips, ingest_folder
 from upload.frames import FrameSelection
+from upload.storage import LocalFrameStore
 
 logger = logging.getLogger("local_stack")
 
@@ -61,7 +62,7 @@ def ingest(options: StackOptions, secrets: StackSecrets) -> BatchReport:
         write_phantom_clips(clips_dir)
     return ingest_folder(
         clips_dir,
-        options.paths.media_root,
+        LocalFrameStore(options.paths.media_root),
         secrets.site_key,
         FrameSelection(step=options.frame_step),
         options.paths.pseudonym_map,
@@ -99,7 +100,7 @@ def publish(
     )
     project.register_frame_storage(options.paths.frames_dir)
     project.connect_backend(f"http://127.0.0.1:{options.backend_port}", secrets)
-    project.import_frames(report.frames)
+    project.import_frames(report.frames, LocalFrameStore(options.paths.media_root))
     project.request_predictions()
     project.show_predictions_of(version)
     return project.prediction_count()

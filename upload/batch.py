@@ -10,6 +10,7 @@ from tqdm import tqdm
 from upload.clips import DICOM_SUFFIXES, VIDEO_SUFFIXES
 from upload.errors import ClipError
 from upload.frames import ClipReport, FrameRecord, FrameSelection, ingest_clip
+from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _has_dicom_preamble(path: Path) -> bool:
 
 def ingest_folder(
     folder: Path,
-    media_root: Path,
+    store: FrameStore,
     site_key: bytes,
     selection: FrameSelection,
     pseudonym_map: Path,
@@ -60,7 +61,7 @@ def ingest_folder(
     report = BatchReport()
     for path in tqdm(find_clips(folder), desc="clips", unit="clip"):
         try:
-            clip_report = ingest_clip(path, media_root, site_key, selection)
+            clip_report = ingest_clip(path, store, site_key, selection)
         except ClipError as error:
             logger.error("clip failed: %s", error)
             clip_report = ClipReport(source=path, error=error.reason)

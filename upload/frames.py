@@ -2,7 +2,6 @@
 
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from upload.clips import Clip, Frame, open_clip
 from upload.errors import ClipError
 from upload.imaging_region import ImagingRegion, MotionAccumulator, NoImagingRegion
 from upload.pseudonyms import clip_pseudonym, content_sha256
+from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +24,13 @@ GRAY_TOLERANCE = 8
 
 @dataclass(frozen=True)
 class FrameRecord:
-    """A stored frame; ``relative_path`` is relative to the media root, with '/' separators."""
+    """A stored frame; ``storage_key`` names it in the frame store."""
 
     clip_id: str
     frame_index: int
     time_s: float
     view: str
-    relative_path: str
+    storage_key: str
     width_px: int
     height_px: int
     spacing_mm_per_px: float | None
@@ -58,7 +58,7 @@ class FrameSelection:
 
 
 def ingest_clip(
-    path: Path, media_root: Path, site_key: bytes, selection: FrameSelection
+    path: Path, store: FrameStore, site_key: bytes, selection: FrameSelection
 ) -> ClipReport:
     """Decode ``path``, blank all but its imaging region and store the kept frames as PNG.
 
@@ -74,7 +74,7 @@ def ingest_clip(
     report.blanked_share = region.blanked_share(clip.header.height_px, clip.header.width_px)
     view = clip_view(path)
     for frame in kept:
-        report.frames.append(_store(frame, region, report.clip_id, view, clip, media_root))
+        report.frames.append(_store(frame, region, report.clip_id, view, clip, store))
     return report
 
 
@@ -120,17 +120,17 @@ def clip_view(path: Path) -> str:
 
 
 def _store(
-    frame: Frame, region: ImagingRegion, clip_id: str, view: str, clip: Clip, media_root: Path
+    frame: Frame, region: ImagingRegion, clip_id: str, view: str, clip: Clip, store: FrameStore
 ) -> FrameRecord:
     pixels = region.blank_outside(_maybe_gray(frame.pixels))
-    relative_path = f"frames/{clip_id}/{frame.index:06d}.png"
-    _write_png_atomically(media_root / relative_path, pixels)
+    storage_key = f"frames/{clip_id}/{frame.index:06d}.png"
+    store.put(storage_key, encode_png(pixels), "image/png")
     return FrameRecord(
         clip_id=clip_id,
         frame_index=frame.index,
         time_s=frame.time_s,
         view=view,
-        relative_path=relative_path,
+        storage_key=storage_key,
         width_px=int(pixels.shape[1]),
         height_px=int(pixels.shape[0]),
         spacing_mm_per_px=clip.header.spacing_mm_per_px,
@@ -146,12 +146,10 @@ def _maybe_gray(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _write_png_atomically(path: Path, pixels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def encode_png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of (H, W) gray or (H, W, 3) RGB pixels, with no metadata chunks."""
     bgr = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(".png", bgr)
     if not ok:
-        raise OSError(f"PNG encoding failed for {path.name}")
-    partial = path.with_suffix(".png.partial")
-    partial.write_bytes(encoded.tobytes())
-    os.replace(partial, path)
+        raise ValueError(f"PNG encoding failed for a frame of shape {pixels.shape}")
+    return encoded.tobytes()

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from annotation_backend.predictions import predict_frame
-from local_stack.project import LOCAL_FILES_URL
 from tests.brush import assert_regions_equal
 from tests.e2e.conftest import REAL_CLIP
+from upload.storage import LocalFrameStore
+from upload.storage.local import LOCAL_FILES_URL
 
 pytestmark = pytest.mark.label_studio
 
@@ -60,7 +61,9 @@ def test_every_frame_carries_the_models_prediction(stack):
 def test_a_second_upload_creates_no_task(stack):
     before = len(project_tasks(stack))
 
-    created = stack.project.import_frames(stack.report.frames)
+    created = stack.project.import_frames(
+        stack.report.frames, LocalFrameStore(stack.options.paths.media_root)
+    )
 
     assert created == 0
     assert len(project_tasks(stack)) == before

@@ -10,6 +10,7 @@ from upload.batch import ingest_folder
 from upload.frames import FrameSelection, clip_view, ingest_clip
 from upload.imaging_region import MotionAccumulator, NoImagingRegion
 from upload.pseudonyms import clip_pseudonym
+from upload.storage import LocalFrameStore
 
 SITE_KEY = bytes(range(32))
 
@@ -68,22 +69,27 @@ def test_pseudonyms_are_stable_and_keyed():
 
 def test_real_clip_frames_are_stored_blanked_every_kth(tmp_path, real_clips_dir):
     report = ingest_clip(
-        real_clips_dir / "clarius-ocular-short.mp4", tmp_path, SITE_KEY, FrameSelection(step=10)
+        real_clips_dir / "clarius-ocular-short.mp4",
+        LocalFrameStore(tmp_path),
+        SITE_KEY,
+        FrameSelection(step=10),
     )
 
     assert report.frames_decoded == 50
     assert [f.frame_index for f in report.frames] == [0, 10, 20, 30, 40]
     assert [f.time_s for f in report.frames] == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6])
     assert 0.2 < report.blanked_share < 0.8
-    stored = cv2.imread(str(tmp_path / report.frames[0].relative_path), cv2.IMREAD_UNCHANGED)
+    stored = cv2.imread(str(tmp_path / report.frames[0].storage_key), cv2.IMREAD_UNCHANGED)
     assert stored.shape[:2] == (960, 1280)
-    assert "clarius" not in report.frames[0].relative_path
+    assert "clarius" not in report.frames[0].storage_key
 
 
 def test_dicom_frames_are_cut_to_the_declared_ultrasound_region(tmp_path, sonosite_dicom):
-    report = ingest_clip(sonosite_dicom, tmp_path, SITE_KEY, FrameSelection(step=30))
+    report = ingest_clip(
+        sonosite_dicom, LocalFrameStore(tmp_path), SITE_KEY, FrameSelection(step=30)
+    )
 
-    stored = cv2.imread(str(tmp_path / report.frames[0].relative_path), cv2.IMREAD_UNCHANGED)
+    stored = cv2.imread(str(tmp_path / report.frames[0].storage_key), cv2.IMREAD_UNCHANGED)
 
     assert len(report.frames) == 4
     assert stored[:31].max() == 0 and stored[415:].max() == 0
@@ -100,7 +106,7 @@ def test_a_bad_clip_does_not_stop_the_batch(tmp_path, real_clips_dir):
     pseudonym_map = tmp_path / "pseudonyms.csv"
 
     report = ingest_folder(
-        clips, tmp_path / "media", SITE_KEY, FrameSelection(step=25), pseudonym_map
+        clips, LocalFrameStore(tmp_path / "media"), SITE_KEY, FrameSelection(step=25), pseudonym_map
     )
 
     assert [c.source.name for c in report.failures] == ["bad.mp4"]
