@@ -38,5 +38,10 @@ class StackPaths:
         return self.root / "upload" / "pseudonyms.csv"
 
     @property
+    def manifests(self) -> Path:
+        """One record per finished clip, so that re-runs skip it."""
+        return self.root / "upload" / "manifests"
+
+    @property
     def phantom_clips(self) -> Path:
         return self.root / "phantom-clips"

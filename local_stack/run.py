@@ -26,8 +26,10 @@ from local_stack.project import PredictionCount, SpineProject
 from local_stack.secrets_file import StackSecrets, load_or_create
 from training.store import ModelStore
 from training.train import PhantomTrainingConfig, train_on_phantom
-from upload.batch import BatchReport, find_clips, ingest_folder
-from upload.frames import FrameSelection
+from upload.batch import BatchReport, UploadPlan, find_clips, ingest_folder
+from upload.frames import IngestSettings
+from upload.manifest import ClipManifests
+from upload.selection import FrameSelection
 from upload.storage import LocalFrameStore
 
 logger = logging.getLogger("local_stack")
@@ -60,13 +62,14 @@ def ingest(options: StackOptions, secrets: StackSecrets) -> BatchReport:
         clips_dir = options.paths.phantom_clips
         logger.info("%s holds no clips: using phantom clips in %s", options.clips_dir, clips_dir)
         write_phantom_clips(clips_dir)
-    return ingest_folder(
-        clips_dir,
-        LocalFrameStore(options.paths.media_root),
-        secrets.site_key,
-        FrameSelection(step=options.frame_step),
-        options.paths.pseudonym_map,
+    plan = UploadPlan(
+        store=LocalFrameStore(options.paths.media_root),
+        site_key=secrets.site_key,
+        settings=IngestSettings(FrameSelection(step=options.frame_step)),
+        pseudonym_map=options.paths.pseudonym_map,
+        manifests=ClipManifests(options.paths.manifests),
     )
+    return ingest_folder(clips_dir, plan)
 
 
 def start_servers(options: StackOptions, secrets: StackSecrets) -> list[Server]:

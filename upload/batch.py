@@ -9,7 +9,8 @@ from tqdm import tqdm
 
 from upload.clips import DICOM_SUFFIXES, VIDEO_SUFFIXES
 from upload.errors import ClipError
-from upload.frames import ClipReport, FrameRecord, FrameSelection, ingest_clip
+from upload.frames import ClipReport, FrameRecord, IngestSettings, identify, ingest_clip
+from upload.manifest import ClipManifests
 from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,17 @@ class BatchReport:
     @property
     def failures(self) -> list[ClipReport]:
         return [clip for clip in self.clips if clip.error]
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """Where clips come from and go, and the local files that never leave the site."""
+
+    store: FrameStore
+    site_key: bytes
+    settings: IngestSettings
+    pseudonym_map: Path
+    manifests: ClipManifests
 
 
 def find_clips(folder: Path) -> list[Path]:
@@ -50,24 +62,32 @@ def _has_dicom_preamble(path: Path) -> bool:
         return stream.read(132)[128:] == b"DICM"
 
 
-def ingest_folder(
-    folder: Path,
-    store: FrameStore,
-    site_key: bytes,
-    selection: FrameSelection,
-    pseudonym_map: Path,
-) -> BatchReport:
+def ingest_folder(folder: Path, plan: UploadPlan) -> BatchReport:
     """Ingest every clip under ``folder``; a failing clip is reported and the others go on."""
     report = BatchReport()
-    for path in tqdm(find_clips(folder), desc="clips", unit="clip"):
-        try:
-            clip_report = ingest_clip(path, store, site_key, selection)
-        except ClipError as error:
-            logger.error("clip failed: %s", error)
-            clip_report = ClipReport(source=path, error=error.reason)
-        report.clips.append(clip_report)
-    record_pseudonyms(report, pseudonym_map)
+    for path in tqdm(find_clips(folder), desc="clips", unit="clip", position=0):
+        report.clips.append(ingest_one(path, plan))
+    record_pseudonyms(report, plan.pseudonym_map)
     return report
+
+
+def ingest_one(path: Path, plan: UploadPlan) -> ClipReport:
+    """A clip's report: reused from an earlier run, freshly ingested, or failed with a reason."""
+    settings = plan.settings.describe()
+    try:
+        identity = identify(path, plan.site_key)
+        earlier = plan.manifests.finished(path, identity.clip_id, settings, plan.store)
+        if earlier is not None:
+            return earlier
+        clip_report = ingest_clip(path, plan.store, plan.site_key, plan.settings, identity)
+    except ClipError as error:
+        logger.error("clip failed: %s", error)
+        return ClipReport(source=path, error=error.reason)
+    except OSError as error:
+        logger.error("clip failed: %s: %s", path, error)
+        return ClipReport(source=path, error=f"storage or file error: {error}")
+    plan.manifests.record(clip_report, settings)
+    return clip_report
 
 
 def record_pseudonyms(report: BatchReport, pseudonym_map: Path) -> None:

@@ -1,23 +1,30 @@
-"""One clip to de-identified PNG frames under the media root."""
+"""One clip to de-identified PNG frames in a frame store.
 
-import json
+Nothing of the source file travels with a frame: no name (clips are named by keyed pseudonym),
+no container or DICOM metadata (PNGs hold pixels only), no burned-in text outside the imaging
+region (blanked). DICOM clips also get a de-identified header, stored without pixel data.
+"""
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pydicom
+from tqdm import tqdm
 
-from label_config import VIEWS
 from upload.clips import Clip, Frame, open_clip
+from upload.dicom_header import header_bytes, patient_pseudonym, read_deidentified_header
 from upload.errors import ClipError
 from upload.imaging_region import ImagingRegion, MotionAccumulator, NoImagingRegion
 from upload.pseudonyms import clip_pseudonym, content_sha256
+from upload.selection import FrameSelection, FrameSelector
+from upload.sidecar import ClipSidecar, read_sidecar
 from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_VIEW = "unknown"
 GRAY_TOLERANCE = 8
 """Largest channel difference (grey levels) for which an RGB frame is stored as grayscale."""
 
@@ -34,6 +41,8 @@ class FrameRecord:
     width_px: int
     height_px: int
     spacing_mm_per_px: float | None
+    infant_id: str | None = None
+    """Keyed pseudonym of the patient, when the source names one."""
 
 
 @dataclass
@@ -45,37 +54,77 @@ class ClipReport:
     frames: list[FrameRecord] = field(default_factory=list)
     blanked_share: float | None = None
     error: str | None = None
+    reused: bool = False
+    """True when an earlier run stored this clip with the same settings."""
 
 
 @dataclass(frozen=True)
-class FrameSelection:
-    step: int = 10
-    """Keep every ``step``-th frame, starting with the first."""
-    max_frames: int = 200
+class IngestSettings:
+    selection: FrameSelection = FrameSelection()
+    depth_mm: float | None = None
+    """Imaging depth for videos whose sidecar gives none; sets mm per pixel."""
 
-    def keeps(self, index: int, n_kept: int) -> bool:
-        return index % self.step == 0 and n_kept < self.max_frames
+    def describe(self) -> str:
+        return f"{self.selection.describe()}|depth={self.depth_mm}"
+
+
+@dataclass(frozen=True)
+class ClipIdentity:
+    clip_id: str
+    content_sha256: str
+    infant_id: str | None
+    sidecar: ClipSidecar
+
+
+def identify(path: Path, site_key: bytes) -> ClipIdentity:
+    sidecar = read_sidecar(path)
+    digest = content_sha256(path)
+    infant_id = patient_pseudonym(site_key, sidecar.patient_id) if sidecar.patient_id else None
+    return ClipIdentity(clip_pseudonym(site_key, digest), digest, infant_id, sidecar)
 
 
 def ingest_clip(
-    path: Path, store: FrameStore, site_key: bytes, selection: FrameSelection
+    path: Path,
+    store: FrameStore,
+    site_key: bytes,
+    settings: IngestSettings,
+    identity: ClipIdentity | None = None,
 ) -> ClipReport:
     """Decode ``path``, blank all but its imaging region and store the kept frames as PNG.
 
     Raises ClipError for an unreadable clip or one whose imaging region cannot be found; no
     frame of such a clip is stored.
     """
-    report = ClipReport(source=path)
+    identity = identity or identify(path, site_key)
     clip = open_clip(path)
-    report.content_sha256 = content_sha256(path)
-    report.clip_id = clip_pseudonym(site_key, report.content_sha256)
-    kept, motion = _decode(clip, selection, report)
+    report = ClipReport(path, identity.clip_id, identity.content_sha256)
+    header = None
+    if pydicom.misc.is_dicom(path):
+        header, identity = _deidentified_header(path, site_key, identity)
+    kept, motion = _decode(clip, settings.selection, report)
     region = _imaging_region(clip, motion)
     report.blanked_share = region.blanked_share(clip.header.height_px, clip.header.width_px)
-    view = clip_view(path)
+    spacing = _spacing_mm_per_px(clip, identity.sidecar, settings, region)
     for frame in kept:
-        report.frames.append(_store(frame, region, report.clip_id, view, clip, store))
+        report.frames.append(_store_frame(frame, region, identity, spacing, store))
+    if header is not None:
+        store.put(f"clips/{identity.clip_id}/header.dcm", header, "application/dicom")
     return report
+
+
+def _deidentified_header(
+    path: Path, site_key: bytes, identity: ClipIdentity
+) -> tuple[bytes, ClipIdentity]:
+    """The de-identified header file, and the identity with the header's patient pseudonym."""
+    try:
+        header, infant_id = read_deidentified_header(path, site_key)
+        encoded = header_bytes(header)
+    except Exception as error:  # pydicom and dicognito raise many types on damaged headers
+        raise ClipError(path, f"DICOM header cannot be de-identified: {error}") from error
+    infant_id = infant_id or identity.infant_id
+    return encoded, ClipIdentity(
+        identity.clip_id, identity.content_sha256, infant_id, identity.sidecar
+    )
 
 
 def _decode(
@@ -83,10 +132,19 @@ def _decode(
 ) -> tuple[list[Frame], MotionAccumulator]:
     kept: list[Frame] = []
     motion = MotionAccumulator()
-    for frame in clip.frames():
+    selector = FrameSelector(selection)
+    frames = tqdm(
+        clip.frames(),
+        desc=report.clip_id,
+        total=clip.header.declared_frames,
+        unit="frame",
+        leave=False,
+        position=1,
+    )
+    for frame in frames:
         report.frames_decoded += 1
         motion.add(frame.pixels)
-        if selection.keeps(frame.index, len(kept)):
+        if selector.keep(frame.index, frame.pixels):
             kept.append(frame)
     if not kept:
         raise ClipError(clip.path, "the clip holds no decodable frame")
@@ -102,38 +160,36 @@ def _imaging_region(clip: Clip, motion: MotionAccumulator) -> ImagingRegion:
         raise ClipError(clip.path, f"cannot locate the imaging region: {error}") from error
 
 
-def clip_view(path: Path) -> str:
-    """The view named by a ``<clip>.json`` sidecar or by a parent folder; 'unknown' otherwise."""
-    sidecar = path.with_suffix(".json")
-    if sidecar.is_file():
-        try:
-            view = json.loads(sidecar.read_text()).get("view")
-        except (json.JSONDecodeError, AttributeError) as error:
-            raise ClipError(sidecar, f"sidecar is not a JSON object: {error}") from error
-        if view not in VIEWS:
-            raise ClipError(sidecar, f"view must be one of {VIEWS}, got {view!r}")
-        return view
-    for folder in path.parents:
-        if folder.name in VIEWS:
-            return folder.name
-    return UNKNOWN_VIEW
+def _spacing_mm_per_px(
+    clip: Clip, sidecar: ClipSidecar, settings: IngestSettings, region: ImagingRegion
+) -> float | None:
+    """DICOM regions first, then the sidecar's depth, then the command line's depth."""
+    if clip.header.spacing_mm_per_px is not None:
+        return clip.header.spacing_mm_per_px
+    depth_mm = sidecar.depth_mm or settings.depth_mm
+    return depth_mm / (region.y1 - region.y0) if depth_mm else None
 
 
-def _store(
-    frame: Frame, region: ImagingRegion, clip_id: str, view: str, clip: Clip, store: FrameStore
+def _store_frame(
+    frame: Frame,
+    region: ImagingRegion,
+    identity: ClipIdentity,
+    spacing: float | None,
+    store: FrameStore,
 ) -> FrameRecord:
     pixels = region.blank_outside(_maybe_gray(frame.pixels))
-    storage_key = f"frames/{clip_id}/{frame.index:06d}.png"
+    storage_key = f"frames/{identity.clip_id}/{frame.index:06d}.png"
     store.put(storage_key, encode_png(pixels), "image/png")
     return FrameRecord(
-        clip_id=clip_id,
+        clip_id=identity.clip_id,
         frame_index=frame.index,
         time_s=frame.time_s,
-        view=view,
+        view=identity.sidecar.view,
         storage_key=storage_key,
         width_px=int(pixels.shape[1]),
         height_px=int(pixels.shape[0]),
-        spacing_mm_per_px=clip.header.spacing_mm_per_px,
+        spacing_mm_per_px=spacing,
+        infant_id=identity.infant_id,
     )
 
 

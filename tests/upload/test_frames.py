@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.upload.plans import SITE_KEY, upload_plan
 from upload.batch import ingest_folder
-from upload.frames import FrameSelection, clip_view, ingest_clip
+from upload.frames import IngestSettings, ingest_clip
 from upload.imaging_region import MotionAccumulator, NoImagingRegion
 from upload.pseudonyms import clip_pseudonym
+from upload.selection import FrameSelection
+from upload.sidecar import read_sidecar
 from upload.storage import LocalFrameStore
-
-SITE_KEY = bytes(range(32))
 
 
 def moving_frames_with_static_header(n_frames: int = 12) -> list[np.ndarray]:
@@ -68,12 +69,10 @@ def test_pseudonyms_are_stable_and_keyed():
 
 
 def test_real_clip_frames_are_stored_blanked_every_kth(tmp_path, real_clips_dir):
-    report = ingest_clip(
-        real_clips_dir / "clarius-ocular-short.mp4",
-        LocalFrameStore(tmp_path),
-        SITE_KEY,
-        FrameSelection(step=10),
-    )
+    clip = real_clips_dir / "clarius-ocular-short.mp4"
+    settings = IngestSettings(FrameSelection(step=10))
+
+    report = ingest_clip(clip, LocalFrameStore(tmp_path), SITE_KEY, settings)
 
     assert report.frames_decoded == 50
     assert [f.frame_index for f in report.frames] == [0, 10, 20, 30, 40]
@@ -85,9 +84,8 @@ def test_real_clip_frames_are_stored_blanked_every_kth(tmp_path, real_clips_dir)
 
 
 def test_dicom_frames_are_cut_to_the_declared_ultrasound_region(tmp_path, sonosite_dicom):
-    report = ingest_clip(
-        sonosite_dicom, LocalFrameStore(tmp_path), SITE_KEY, FrameSelection(step=30)
-    )
+    settings = IngestSettings(FrameSelection(step=30))
+    report = ingest_clip(sonosite_dicom, LocalFrameStore(tmp_path), SITE_KEY, settings)
 
     stored = cv2.imread(str(tmp_path / report.frames[0].storage_key), cv2.IMREAD_UNCHANGED)
 
@@ -103,15 +101,13 @@ def test_a_bad_clip_does_not_stop_the_batch(tmp_path, real_clips_dir):
     clips.mkdir()
     (clips / "good.mp4").write_bytes((real_clips_dir / "clarius-ocular-short.mp4").read_bytes())
     (clips / "bad.mp4").write_bytes(b"\x00" * 4096)
-    pseudonym_map = tmp_path / "pseudonyms.csv"
 
-    report = ingest_folder(
-        clips, LocalFrameStore(tmp_path / "media"), SITE_KEY, FrameSelection(step=25), pseudonym_map
-    )
+    report = ingest_folder(clips, upload_plan(tmp_path, FrameSelection(step=25)))
 
     assert [c.source.name for c in report.failures] == ["bad.mp4"]
     assert "not a readable video" in report.failures[0].error
     assert len(report.frames) == 2
+    pseudonym_map = tmp_path / "pseudonyms.csv"
     with open(pseudonym_map) as stream:
         rows = list(csv.DictReader(stream))
     assert [r["source"].endswith("good.mp4") for r in rows] == [True]
@@ -124,6 +120,6 @@ def test_view_comes_from_sidecar_or_folder(tmp_path):
     with_sidecar = tmp_path / "b.mp4"
     (tmp_path / "b.json").write_text('{"view": "long_axis"}')
 
-    assert clip_view(in_folder) == "short_axis"
-    assert clip_view(with_sidecar) == "long_axis"
-    assert clip_view(tmp_path / "c.mp4") == "unknown"
+    assert read_sidecar(in_folder).view == "short_axis"
+    assert read_sidecar(with_sidecar).view == "long_axis"
+    assert read_sidecar(tmp_path / "c.mp4").view == "unknown"

@@ -1,0 +1,39 @@
+"""The upload command as an operator runs it."""
+
+import shutil
+
+from typer.testing import CliRunner
+
+from upload.__main__ import app
+
+
+def test_a_bad_clip_is_named_the_rest_is_stored_and_the_exit_status_is_1(tmp_path, real_clips_dir):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(real_clips_dir / "clarius-ocular-short.mp4", clips / "good.mp4")
+    (clips / "broken.mp4").write_bytes(b"\x00\x01" * 2000)
+    state = tmp_path / "var"
+
+    result = CliRunner().invoke(
+        app, [str(clips), "--state-dir", str(state), "--no-create-tasks", "--frame-step", "25"]
+    )
+
+    assert result.exit_code == 1
+    assert "broken.mp4" in result.output and "FAILED" in result.output
+    assert "2 clips, 1 failed, 0 already stored, 2 frames stored" in result.output
+    assert len(list((state / "media" / "frames").rglob("*.png"))) == 2
+    assert (state / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_clean_batch_exits_0_and_a_rerun_stores_nothing_new(tmp_path, real_clips_dir):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(real_clips_dir / "clarius-ocular-short.mp4", clips / "good.mp4")
+    arguments = [str(clips), "--state-dir", str(tmp_path / "var"), "--no-create-tasks"]
+
+    first = CliRunner().invoke(app, arguments)
+    second = CliRunner().invoke(app, arguments)
+
+    assert first.exit_code == second.exit_code == 0
+    assert "1 clips, 0 failed, 0 already stored, 5 frames stored" in first.output
+    assert "1 clips, 0 failed, 1 already stored, 5 frames stored" in second.output
