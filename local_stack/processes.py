@@ -70,6 +70,9 @@ def label_studio_environment(
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
         "LATEST_VERSION_CHECK": "false",
         "COLLECT_ANALYTICS": "false",
+        # Label Studio reports errors to its vendor's Sentry unless both DSNs are empty.
+        "SENTRY_DSN": "",
+        "FRONTEND_SENTRY_DSN": "",
         "USE_DEFAULT_BANNED_SUBNETS": "false",
         "USER_ADDITIONAL_BANNED_SUBNETS": BLOCKED_SUBNETS,
     }

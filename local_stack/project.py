@@ -65,7 +65,7 @@ class SpineProject:
         )
         existing = [b for b in self.client.ml.list(project=self.id) if b.url == backend_url]
         if existing:
-            self.client.ml.update(existing[0].id, url=backend_url, **credentials)
+            self.client.ml.update(existing[0].id, project=self.id, url=backend_url, **credentials)
         else:
             self.client.ml.create(
                 project=self.id,

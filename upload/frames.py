@@ -20,7 +20,7 @@ from upload.errors import ClipError
 from upload.imaging_region import ImagingRegion, MotionAccumulator, NoImagingRegion
 from upload.pseudonyms import clip_pseudonym, content_sha256
 from upload.selection import FrameSelection, FrameSelector
-from upload.sidecar import ClipSidecar, read_sidecar
+from upload.sidecar import UNKNOWN_VIEW, ClipSidecar, read_sidecar
 from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,12 @@ def ingest_clip(
     header = None
     if pydicom.misc.is_dicom(path):
         header, identity = _deidentified_header(path, site_key, identity)
+    if identity.sidecar.view == UNKNOWN_VIEW:
+        logger.warning(
+            "%s: view unknown; put it in a long_axis/ or short_axis/ folder or a "
+            "sidecar so that pre-labels use only that view's structures",
+            path.name,
+        )
     kept, motion = _decode(clip, settings.selection, report)
     region = _imaging_region(clip, motion)
     report.blanked_share = region.blanked_share(clip.header.height_px, clip.header.width_px)

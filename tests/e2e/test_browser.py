@@ -45,6 +45,8 @@ def most_labelled_task(stack) -> tuple[int, list[str]]:
 def test_prelabelled_regions_are_listed_in_the_labeling_ui(stack, browser):
     task_id, labels = most_labelled_task(stack)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
 
     page.goto(stack.label_studio_url + "/user/login/")
     page.fill("input[name=email]", stack.secrets.label_studio_username)
@@ -62,3 +64,7 @@ def test_prelabelled_regions_are_listed_in_the_labeling_ui(stack, browser):
     for label in labels:
         assert any(label in text for text in listed), f"{label!r} not listed in {listed}"
     assert {s.label for s in STRUCTURES} >= set(labels)
+    elsewhere = [
+        u for u in requested if not u.startswith((stack.label_studio_url, "data:", "blob:"))
+    ]
+    assert elsewhere == [], "the labeling UI must not call any host but Label Studio"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from annotation_backend.predictions import predict_frame
+from local_stack.run import publish
 from tests.brush import assert_regions_equal
 from tests.e2e.conftest import REAL_CLIP
 from upload.storage import LocalFrameStore
@@ -67,6 +68,19 @@ def test_a_second_upload_creates_no_task(stack):
 
     assert created == 0
     assert len(project_tasks(stack)) == before
+
+
+def test_publishing_again_reuses_the_project_backend_and_webhook(stack):
+    client, project_id = stack.project.client, stack.project.id
+    before = len(project_tasks(stack))
+
+    count = publish(stack.options, stack.secrets, stack.report, stack.version)
+
+    assert count.tasks == count.tasks_with_prediction == before
+    assert len([p for p in client.projects.list() if p.id == project_id]) == 1
+    assert len(list(client.ml.list(project=project_id))) == 1
+    assert len(list(client.webhooks.list(project=project_id))) == 1
+    assert len(list(client.import_storage.local.list(project=project_id))) == 1
 
 
 def identifiers_planted(stack) -> list[str]:
