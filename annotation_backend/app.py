@@ -45,12 +45,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.model = _load_champion(settings)
-        token = settings.label_studio_token
-        app.state.frames = FrameLoader(
-            settings.media_root,
-            settings.label_studio_url,
-            token.get_secret_value() if token else None,
-        )
+        app.state.frames = FrameLoader.from_settings(settings)
         yield
         app.state.frames.close()
 

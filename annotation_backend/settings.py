@@ -19,6 +19,11 @@ class BackendSettings(BaseSettings):
     """Label Studio's local-files document root, when the backend shares its disk."""
     label_studio_url: str = "http://127.0.0.1:8080"
     label_studio_token: SecretStr | None = None
+    s3_bucket: str | None = None
+    """The only bucket whose objects ``s3://`` frame URLs may name; with none, they are refused.
+    Credentials and region come from the standard AWS chain (AWS_* variables, ~/.aws, role)."""
+    s3_endpoint_url: str | None = None
+    """An S3-compatible server such as MinIO; AWS S3 when unset."""
     probability_threshold: float = 0.5
     min_region_px: int = 30
     """Predicted regions smaller than this are dropped as noise."""

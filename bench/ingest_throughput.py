@@ -89,6 +89,8 @@ def main() -> None:
     arguments = parser.parse_args()
     clips_folder = arguments.workdir / "clips"
     if arguments.phase:
+        if not any(clips_folder.rglob("clip-*")):
+            raise SystemExit(f"no workload in {clips_folder}: run without --phase first")
         phases = {"decode": decode_only, "ingest": end_to_end}
         result = phases[arguments.phase](clips_folder)
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

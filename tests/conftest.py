@@ -8,6 +8,8 @@ import torch
 from training.model import ModelSpec, build_network
 from training.store import ModelStore
 
+pytest_plugins = ["tests.s3_server"]
+
 SHARED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "real"
 
 

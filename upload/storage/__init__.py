@@ -2,5 +2,14 @@
 
 from upload.storage.base import FrameStore, InvalidKey, validate_key
 from upload.storage.local import LocalFrameStore
+from upload.storage.s3 import S3FrameStore, parse_s3_uri, s3_client
 
-__all__ = ["FrameStore", "InvalidKey", "LocalFrameStore", "validate_key"]
+__all__ = [
+    "FrameStore",
+    "InvalidKey",
+    "LocalFrameStore",
+    "S3FrameStore",
+    "parse_s3_uri",
+    "s3_client",
+    "validate_key",
+]
