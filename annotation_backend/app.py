@@ -116,7 +116,7 @@ def _predict_task(task: dict, model: SegmentationModel, frames: FrameLoader, set
     prediction = predict_frame(
         model, gray, view, settings.probability_threshold, settings.min_region_px
     )
-    return label_studio_prediction(prediction, model.version)
+    return label_studio_prediction(prediction, model.version, view)
 
 
 async def webhook(request: Request) -> dict:

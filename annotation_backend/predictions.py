@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 from label_studio_sdk.converter.brush import mask2rle
 
-from label_config import STRUCTURES, structures_for_view
-from label_config.xml import BRUSH_NAME, IMAGE_NAME
+from label_config import STRUCTURES, VIEWS, structures_for_view
+from label_config.xml import BRUSH_NAME, IMAGE_NAME, VIEW_NAME
 from training.store import SegmentationModel
 
 LABEL_OF = {s.key: s.label for s in STRUCTURES}
@@ -71,9 +71,26 @@ def brush_result(key: str, mask: np.ndarray) -> dict:
     }
 
 
-def label_studio_prediction(prediction: FramePrediction, model_version: str) -> dict:
+def view_result(view: str) -> dict:
+    """The frame's view, known from upload, pre-filled so that annotators only confirm it."""
     return {
-        "result": [brush_result(key, mask) for key, mask in prediction.masks.items()],
+        "from_name": VIEW_NAME,
+        "to_name": IMAGE_NAME,
+        "type": "choices",
+        "origin": "prediction",
+        "value": {"choices": [view]},
+    }
+
+
+def label_studio_prediction(
+    prediction: FramePrediction, model_version: str, view: str | None = None
+) -> dict:
+    """Brush regions for the predicted structures, and the view choice when it is known."""
+    result = [brush_result(key, mask) for key, mask in prediction.masks.items()]
+    if view in VIEWS:
+        result.append(view_result(view))
+    return {
+        "result": result,
         "score": round(prediction.score, 6),
         "model_version": model_version,
     }

@@ -1,12 +1,29 @@
-"""The label schema: the structures clinicians draw, and the Label Studio config made from it."""
+"""The label schema: what clinicians label, and the Label Studio configs made from it."""
 
 from label_config.schema import (
+    KEYPOINTS,
+    LEVELS,
     LONG_AXIS,
+    QUALITIES,
     SHORT_AXIS,
     STRUCTURES,
     VIEWS,
+    Keypoint,
     Structure,
+    keypoints_for_view,
     structures_for_view,
 )
 
-__all__ = ["LONG_AXIS", "SHORT_AXIS", "STRUCTURES", "VIEWS", "Structure", "structures_for_view"]
+__all__ = [
+    "KEYPOINTS",
+    "LEVELS",
+    "LONG_AXIS",
+    "QUALITIES",
+    "SHORT_AXIS",
+    "STRUCTURES",
+    "VIEWS",
+    "Keypoint",
+    "Structure",
+    "keypoints_for_view",
+    "structures_for_view",
+]

@@ -1,7 +1,10 @@
-"""One source of truth for the spine structures.
+"""One source of truth for what clinicians label on a frame.
 
-The Label Studio labeling config, the model's output channels and the phantom's masks are all
-derived from ``STRUCTURES``; the channel of a structure in a model output is its position here.
+The Label Studio labeling configs, the annotators' instructions, the model's output channels
+and the phantom's masks are all derived from this module. Areas (``STRUCTURES``) are painted
+with brushes; the channel of a structure in a model output is its position there. Points
+(``KEYPOINTS``) are placed with keypoints. Per frame, annotators also choose the view, the
+level and the image quality, and mark the structures that are not visible.
 """
 
 from dataclasses import dataclass
@@ -20,12 +23,25 @@ class Structure:
     colour: str
     hotkey: str
     definition: str
+    required: bool = True
+    """A required structure is either drawn or marked "not visible" on every frame."""
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    key: str
+    label: str
+    views: tuple[str, ...]
+    colour: str
+    hotkey: str
+    definition: str
+    required: bool = False
 
 
 STRUCTURES: tuple[Structure, ...] = (
     Structure(
         "spinous_process",
-        "Spinous process",
+        "Spinous process / lamina",
         VIEWS,
         "#f2c94c",
         "1",
@@ -92,8 +108,43 @@ STRUCTURES: tuple[Structure, ...] = (
 )
 
 
+KEYPOINTS: tuple[Keypoint, ...] = (
+    Keypoint(
+        "conus_tip",
+        "Conus tip",
+        (LONG_AXIS,),
+        "#6c3483",
+        "q",
+        "The lowest point of the conus medullaris, where the cord ends and the filum begins.",
+    ),
+    Keypoint(
+        "needle_entry",
+        "Suggested needle entry",
+        (LONG_AXIS,),
+        "#e74c3c",
+        "w",
+        "The skin point above the widest interspinous window, below the conus.",
+    ),
+)
+
+LEVELS = ("L2/3", "L3/4", "L4/5", "L5/S1", "unknown")
+QUALITIES = ("diagnostic", "limited", "non-diagnostic")
+QUALITY_DEFINITIONS = {
+    "diagnostic": "every required structure can be judged",
+    "limited": "some structures can be judged, others are obscured",
+    "non-diagnostic": "no structure can be judged reliably",
+}
+
+
 def structures_for_view(view: str) -> tuple[Structure, ...]:
     """The structures drawn in ``view``; every structure for an unknown view."""
     if view not in VIEWS:
         return STRUCTURES
     return tuple(s for s in STRUCTURES if view in s.views)
+
+
+def keypoints_for_view(view: str) -> tuple[Keypoint, ...]:
+    """The points placed in ``view``; every point for an unknown view."""
+    if view not in VIEWS:
+        return KEYPOINTS
+    return tuple(k for k in KEYPOINTS if view in k.views)

@@ -1,6 +1,8 @@
-"""The Label Studio project: created once, wired to the ML backend, fed with frame tasks.
+"""The Label Studio projects, one per view: created once, wired to the ML backend, fed with
+frame tasks.
 
-Every step is idempotent: a second run finds what the first made and adds only what is missing.
+Every step is idempotent: a second run finds what the first made, brings its settings up to
+date, and adds only what is missing.
 """
 
 import logging
@@ -12,15 +14,36 @@ import httpx
 from label_studio_sdk import LabelStudio
 
 from annotation_backend.auth import WEBHOOK_SECRET_HEADER
-from label_config.xml import labeling_config
+from label_config import LONG_AXIS, SHORT_AXIS
+from label_config.xml import CONFIG_VIEWS, UNKNOWN_VIEW, instructions_html, labeling_config
 from local_stack.secrets_file import StackSecrets
 from upload.frames import FrameRecord
 from upload.storage import FrameStore
 
 logger = logging.getLogger(__name__)
 
-PROJECT_TITLE = "Infant lumbar spine frames"
+PROJECT_TITLE = "Infant lumbar spine"
+VIEW_TITLES = {LONG_AXIS: "long axis", SHORT_AXIS: "short axis", UNKNOWN_VIEW: "view unknown"}
 IMPORT_BATCH = 200
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    overlap_percent: int = 20
+    """Share of tasks, in percent, that two clinicians annotate, for agreement."""
+    annotators_per_overlap_task: int = 2
+
+    def as_fields(self, view: str) -> dict:
+        """Label Studio project fields; uncertainty sampling serves the lowest-score task first."""
+        return {
+            "label_config": labeling_config(view),
+            "expert_instruction": instructions_html(view),
+            "show_instruction": True,
+            "sampling": "Uncertainty sampling",
+            "maximum_annotations": self.annotators_per_overlap_task,
+            "overlap_cohort_percentage": self.overlap_percent,
+            "show_collab_predictions": True,
+        }
 
 
 @dataclass(frozen=True)
@@ -31,24 +54,35 @@ class PredictionCount:
 
 
 class SpineProject:
-    def __init__(self, label_studio_url: str, token: str):
+    """The project holding the frames of one view."""
+
+    def __init__(
+        self,
+        label_studio_url: str,
+        token: str,
+        view: str = UNKNOWN_VIEW,
+        settings: ProjectSettings = ProjectSettings(),
+    ):
         self.url = label_studio_url.rstrip("/")
         self.token = token
+        self.view = view
+        self.title = f"{PROJECT_TITLE}: {VIEW_TITLES[view]}"
         self.client = LabelStudio(base_url=self.url, api_key=token, timeout=600)
-        self.id = self._find_or_create()
+        self.id = self._find_or_create(settings)
 
-    def _find_or_create(self) -> int:
+    def _find_or_create(self, settings: ProjectSettings) -> int:
+        fields = settings.as_fields(self.view)
         for project in self.client.projects.list():
-            if project.title == PROJECT_TITLE:
+            if project.title == self.title:
+                self.client.projects.update(project.id, **fields)
                 return project.id
-        project = self.client.projects.create(
-            title=PROJECT_TITLE, label_config=labeling_config(), show_collab_predictions=True
-        )
-        logger.info("created project %d", project.id)
+        project = self.client.projects.create(title=self.title, **fields)
+        logger.info("created project %d (%s)", project.id, self.title)
         return project.id
 
     def register_frame_storage(self, frames_dir: Path) -> None:
         """Label Studio serves local files only beneath a storage registered for the project."""
+        frames_dir.mkdir(parents=True, exist_ok=True)
         path = str(frames_dir.resolve())
         if any(s.path == path for s in self.client.import_storage.local.list(project=self.id)):
             return
@@ -145,4 +179,55 @@ def frame_task_data(frame: FrameRecord, store: FrameStore) -> dict:
         "time_s": frame.time_s,
         "view": frame.view,
         "spacing_mm_per_px": frame.spacing_mm_per_px,
+        "infant_id": frame.infant_id,
     }
+
+
+class SpineProjects:
+    """The three projects (long axis, short axis, view unknown), addressed as one."""
+
+    def __init__(
+        self, label_studio_url: str, token: str, settings: ProjectSettings = ProjectSettings()
+    ):
+        self.by_view = {
+            view: SpineProject(label_studio_url, token, view, settings) for view in CONFIG_VIEWS
+        }
+        self.client = self.by_view[UNKNOWN_VIEW].client
+
+    def __iter__(self):
+        return iter(self.by_view.values())
+
+    def for_view(self, view: str) -> SpineProject:
+        return self.by_view.get(view, self.by_view[UNKNOWN_VIEW])
+
+    def set_up(self, backend_url: str, secrets: StackSecrets, frames_dir: Path | None) -> None:
+        """Backend with authentication on every project, and local frame storage if any."""
+        for project in self:
+            if frames_dir is not None:
+                project.register_frame_storage(frames_dir)
+            project.connect_backend(backend_url, secrets)
+
+    def import_frames(self, frames: Iterable[FrameRecord], store: FrameStore) -> int:
+        by_view: dict[str, list[FrameRecord]] = {}
+        for frame in frames:
+            by_view.setdefault(self.for_view(frame.view).view, []).append(frame)
+        return sum(self.by_view[v].import_frames(f, store) for v, f in by_view.items())
+
+    def request_predictions(self) -> None:
+        for project in self:
+            project.request_predictions()
+
+    def show_predictions_of(self, model_version: str) -> None:
+        """Label Studio accepts a model version only in a project that holds its predictions."""
+        for project in self:
+            if model_version in project.prediction_count().model_versions:
+                project.show_predictions_of(model_version)
+
+    def prediction_count(self) -> PredictionCount:
+        counts = [project.prediction_count() for project in self]
+        versions = sorted({v for c in counts for v in c.model_versions})
+        return PredictionCount(
+            sum(c.tasks for c in counts),
+            sum(c.tasks_with_prediction for c in counts),
+            tuple(versions),
+        )

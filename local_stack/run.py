@@ -22,7 +22,7 @@ from local_stack.processes import (
     start_backend,
     start_label_studio,
 )
-from local_stack.project import PredictionCount, SpineProject
+from local_stack.project import PredictionCount, SpineProjects
 from local_stack.secrets_file import StackSecrets, load_or_create
 from training.store import ModelStore
 from training.train import PhantomTrainingConfig, train_on_phantom
@@ -97,16 +97,16 @@ def start_servers(options: StackOptions, secrets: StackSecrets) -> list[Server]:
 def publish(
     options: StackOptions, secrets: StackSecrets, report: BatchReport, version: str
 ) -> PredictionCount:
-    """Wire the project, import the frames and have every frame pre-labelled."""
-    project = SpineProject(
+    """Set up the projects, import the frames and have every frame pre-labelled."""
+    projects = SpineProjects(
         f"http://127.0.0.1:{options.label_studio_port}", secrets.label_studio_token
     )
-    project.register_frame_storage(options.paths.frames_dir)
-    project.connect_backend(f"http://127.0.0.1:{options.backend_port}", secrets)
-    project.import_frames(report.frames, LocalFrameStore(options.paths.media_root))
-    project.request_predictions()
-    project.show_predictions_of(version)
-    return project.prediction_count()
+    backend_url = f"http://127.0.0.1:{options.backend_port}"
+    projects.set_up(backend_url, secrets, options.paths.frames_dir)
+    projects.import_frames(report.frames, LocalFrameStore(options.paths.media_root))
+    projects.request_predictions()
+    projects.show_predictions_of(version)
+    return projects.prediction_count()
 
 
 def summary_line(report: BatchReport, count: PredictionCount, version: str) -> str:

@@ -13,8 +13,10 @@ def decode_region(region: dict) -> np.ndarray:
     return decode_rle(region["value"]["rle"]).reshape(*shape, 4)[:, :, 3] > 0
 
 
-def assert_regions_equal(regions: list[dict], masks: dict, shape: tuple[int, int]) -> None:
-    """``regions`` hold exactly ``masks`` (structure key -> (H, W) bool), on the frame's grid."""
+def assert_regions_equal(results: list[dict], masks: dict, shape: tuple[int, int]) -> None:
+    """The brush regions in ``results`` hold exactly ``masks`` (structure key -> (H, W) bool),
+    on the frame's grid."""
+    regions = [r for r in results if r["type"] == "brushlabels"]
     assert len(regions) == len(masks)
     for region in regions:
         assert (region["from_name"], region["to_name"]) == (BRUSH_NAME, IMAGE_NAME)

@@ -14,7 +14,7 @@ import boto3
 import typer
 
 from local_stack.paths import StackPaths
-from local_stack.project import SpineProject
+from local_stack.project import SpineProjects
 from local_stack.s3_storage import register_s3_storage
 from local_stack.secrets_file import load_or_create
 from upload.batch import BatchReport, UploadPlan, ingest_folder
@@ -45,21 +45,22 @@ def ingest_source(clips: str, plan: UploadPlan, endpoint_url: str | None) -> Bat
 
 
 def create_tasks(report: BatchReport, store: FrameStore, url: str, token: str) -> None:
-    project = SpineProject(url, token)
+    projects = SpineProjects(url, token)
     if isinstance(store, S3FrameStore):
         # Label Studio keeps these keys: give it one that can only read this bucket.
         credentials = boto3.Session().get_credentials().get_frozen_credentials()
-        register_s3_storage(
-            project.client,
-            project.id,
-            store.bucket,
-            store.prefix,
-            store.client.meta.endpoint_url,
-            credentials.access_key,
-            credentials.secret_key,
-            store.client.meta.region_name,
-        )
-    project.import_frames(report.frames, store)
+        for project in projects:
+            register_s3_storage(
+                project.client,
+                project.id,
+                store.bucket,
+                store.prefix,
+                store.client.meta.endpoint_url,
+                credentials.access_key,
+                credentials.secret_key,
+                store.client.meta.region_name,
+            )
+    projects.import_frames(report.frames, store)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from upload.clips import DICOM_SUFFIXES, VIDEO_SUFFIXES
+from upload.clips import DICOM_SUFFIXES, STILL_SUFFIXES, VIDEO_SUFFIXES
 from upload.errors import ClipError
 from upload.frames import ClipReport, FrameRecord, IngestSettings, identify, ingest_clip
 from upload.manifest import ClipManifests
@@ -44,7 +44,7 @@ class UploadPlan:
 
 def find_clips(folder: Path) -> list[Path]:
     """Clip files below ``folder``, sorted; hidden files and sidecars are left out."""
-    wanted = VIDEO_SUFFIXES | (DICOM_SUFFIXES - {""})
+    wanted = VIDEO_SUFFIXES | STILL_SUFFIXES | (DICOM_SUFFIXES - {""})
     found = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name.startswith("."):

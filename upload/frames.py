@@ -17,7 +17,12 @@ from tqdm import tqdm
 from upload.clips import Clip, Frame, open_clip
 from upload.dicom_header import header_bytes, patient_pseudonym, read_deidentified_header
 from upload.errors import ClipError
-from upload.imaging_region import ImagingRegion, MotionAccumulator, NoImagingRegion
+from upload.imaging_region import (
+    ImagingRegion,
+    MotionAccumulator,
+    NoImagingRegion,
+    texture_region,
+)
 from upload.pseudonyms import clip_pseudonym, content_sha256
 from upload.selection import FrameSelection, FrameSelector
 from upload.sidecar import UNKNOWN_VIEW, ClipSidecar, read_sidecar
@@ -108,7 +113,7 @@ def ingest_clip(
             path.name,
         )
     kept, motion = _decode(clip, settings.selection, report)
-    region = _imaging_region(clip, motion)
+    region = _imaging_region(clip, motion, kept[0])
     report.blanked_share = region.blanked_share(clip.header.height_px, clip.header.width_px)
     spacing = _spacing_mm_per_px(clip, identity.sidecar, settings, region)
     for frame in kept:
@@ -157,10 +162,13 @@ def _decode(
     return kept, motion
 
 
-def _imaging_region(clip: Clip, motion: MotionAccumulator) -> ImagingRegion:
+def _imaging_region(clip: Clip, motion: MotionAccumulator, first: Frame) -> ImagingRegion:
+    """Declared by DICOM, else where frames change, else (a still) where speckle is."""
     if clip.header.imaging_region is not None:
         return ImagingRegion(*clip.header.imaging_region)
     try:
+        if motion.count == 1:
+            return texture_region(first.pixels)
         return motion.region()
     except NoImagingRegion as error:
         raise ClipError(clip.path, f"cannot locate the imaging region: {error}") from error

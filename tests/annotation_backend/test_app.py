@@ -95,9 +95,19 @@ def test_short_axis_frames_get_no_long_axis_structures(client):
         "/predict", json={"tasks": [task(1, "short_axis")]}, headers=BASIC
     ).json()["results"]
 
-    labels = {r["value"]["brushlabels"][0] for r in results[0]["result"]}
+    labels = {
+        r["value"]["brushlabels"][0] for r in results[0]["result"] if "brushlabels" in r["value"]
+    }
 
     assert LABEL_OF["interspinous_window"] not in labels
+
+
+def test_a_known_view_is_prefilled_as_a_choice(client):
+    results = client.post("/predict", json={"tasks": [task(0, "long_axis")]}, headers=BASIC).json()
+
+    choices = [r for r in results["results"][0]["result"] if r["type"] == "choices"]
+
+    assert [(c["from_name"], c["value"]["choices"]) for c in choices] == [("view", ["long_axis"])]
 
 
 def test_a_task_without_an_image_is_a_caller_error(client):

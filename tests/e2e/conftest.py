@@ -14,7 +14,7 @@ import pytest
 from label_config import SHORT_AXIS
 from local_stack.paths import StackPaths
 from local_stack.processes import Server
-from local_stack.project import PredictionCount, SpineProject
+from local_stack.project import PredictionCount, SpineProjects
 from local_stack.run import StackOptions, ingest, publish, start_servers
 from local_stack.secrets_file import StackSecrets, load_or_create
 from training.phantom import PhantomClip, generate_clip, write_dicom
@@ -34,11 +34,19 @@ class RunningStack:
     secrets: StackSecrets
     report: BatchReport
     count: PredictionCount
-    project: SpineProject
+    projects: SpineProjects
     store: ModelStore
     version: str
     phantom: PhantomClip
     servers: list[Server]
+
+    def tasks(self) -> list[dict]:
+        """Every task of every project, as JSON-ready dicts with ``project`` set."""
+        found = []
+        for project in self.projects:
+            for task in project.client.tasks.list(project=project.id, fields="all"):
+                found.append({**task.model_dump(mode="json"), "project": project.id})
+        return found
 
     @property
     def label_studio_url(self) -> str:
@@ -86,11 +94,11 @@ def stack(tmp_path_factory, real_clips_dir) -> RunningStack:
     servers = start_servers(options, secrets)
     try:
         count = publish(options, secrets, report, version)
-        project = SpineProject(
+        projects = SpineProjects(
             f"http://127.0.0.1:{options.label_studio_port}", secrets.label_studio_token
         )
         yield RunningStack(
-            options, secrets, report, count, project, store, version, phantom, servers
+            options, secrets, report, count, projects, store, version, phantom, servers
         )
     finally:
         for server in reversed(servers):

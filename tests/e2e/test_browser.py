@@ -34,16 +34,28 @@ def browser():
         browser.close()
 
 
-def most_labelled_task(stack) -> tuple[int, list[str]]:
-    tasks = stack.project.client.tasks.list(project=stack.project.id, fields="all")
-    phantom = [t.model_dump() for t in tasks if t.data["view"] != "unknown"]
-    best = max(phantom, key=lambda t: len(t["predictions"][0]["result"]))
-    labels = [r["value"]["brushlabels"][0] for r in best["predictions"][0]["result"]]
-    return best["id"], labels
+def wait_for_listing(page, outliner, count: int, timeout_s: float = 30.0) -> list[str]:
+    """The outliner's texts once it lists ``count`` regions, or whatever it lists at timeout."""
+    for _ in range(int(timeout_s * 2)):
+        if outliner.count() >= count:
+            break
+        page.wait_for_timeout(500)
+    return outliner.all_inner_texts()
+
+
+def brush_labels(task: dict) -> list[str]:
+    results = task["predictions"][0]["result"]
+    return [r["value"]["brushlabels"][0] for r in results if r["type"] == "brushlabels"]
+
+
+def most_labelled_task(stack) -> tuple[dict, list[str]]:
+    phantom = [t for t in stack.tasks() if t["data"]["view"] != "unknown"]
+    best = max(phantom, key=lambda t: len(brush_labels(t)))
+    return best, brush_labels(best)
 
 
 def test_prelabelled_regions_are_listed_in_the_labeling_ui(stack, browser):
-    task_id, labels = most_labelled_task(stack)
+    task, labels = most_labelled_task(stack)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     requested = []
     page.on("request", lambda request: requested.append(request.url))
@@ -53,10 +65,10 @@ def test_prelabelled_regions_are_listed_in_the_labeling_ui(stack, browser):
     page.fill("input[name=password]", stack.secrets.label_studio_password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/user/login" not in url)
-    page.goto(f"{stack.label_studio_url}/projects/{stack.project.id}/data?task={task_id}")
-    outliner = page.locator(".lsf-outliner-item, [class*=outliner] [class*=item]")
+    page.goto(f"{stack.label_studio_url}/projects/{task['project']}/data?task={task['id']}")
+    outliner = page.locator(".lsf-outliner-item")
     outliner.first.wait_for(timeout=60_000)
-    listed = outliner.all_inner_texts()
+    listed = wait_for_listing(page, outliner, len(labels))
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "prelabelled-task.png"))

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.label_studio
 
 
 def project_tasks(stack) -> list[dict]:
-    tasks = stack.project.client.tasks.list(project=stack.project.id, fields="all")
-    return [task.model_dump(mode="json") for task in tasks]
+    return stack.tasks()
 
 
 def stored_frame(stack, task: dict) -> np.ndarray:
@@ -54,7 +53,7 @@ def test_every_frame_carries_the_models_prediction(stack):
         assert prediction["model_version"] == stack.version
         assert prediction["score"] == pytest.approx(expected.score, abs=1e-5)
         assert_regions_equal(prediction["result"], expected.masks, gray.shape)
-        regions_seen += len(prediction["result"])
+        regions_seen += sum(r["type"] == "brushlabels" for r in prediction["result"])
 
     assert regions_seen > 0
 
@@ -62,7 +61,7 @@ def test_every_frame_carries_the_models_prediction(stack):
 def test_a_second_upload_creates_no_task(stack):
     before = len(project_tasks(stack))
 
-    created = stack.project.import_frames(
+    created = stack.projects.import_frames(
         stack.report.frames, LocalFrameStore(stack.options.paths.media_root)
     )
 
@@ -70,17 +69,36 @@ def test_a_second_upload_creates_no_task(stack):
     assert len(project_tasks(stack)) == before
 
 
-def test_publishing_again_reuses_the_project_backend_and_webhook(stack):
-    client, project_id = stack.project.client, stack.project.id
+def test_publishing_again_reuses_the_projects_backend_and_webhook(stack):
+    client = stack.projects.client
     before = len(project_tasks(stack))
 
     count = publish(stack.options, stack.secrets, stack.report, stack.version)
 
     assert count.tasks == count.tasks_with_prediction == before
-    assert len([p for p in client.projects.list() if p.id == project_id]) == 1
-    assert len(list(client.ml.list(project=project_id))) == 1
-    assert len(list(client.webhooks.list(project=project_id))) == 1
-    assert len(list(client.import_storage.local.list(project=project_id))) == 1
+    assert sorted(p.title for p in client.projects.list()) == sorted(
+        p.title for p in stack.projects
+    )
+    for project in stack.projects:
+        assert len(list(client.ml.list(project=project.id))) == 1
+        assert len(list(client.webhooks.list(project=project.id))) == 1
+        assert len(list(client.import_storage.local.list(project=project.id))) == 1
+
+
+def test_frames_go_to_the_project_of_their_view_with_its_settings(stack):
+    client = stack.projects.client
+    by_project = {}
+    for task in project_tasks(stack):
+        by_project.setdefault(task["project"], set()).add(task["data"]["view"])
+
+    for project in stack.projects:
+        settings = client.projects.get(project.id)
+        assert by_project.get(project.id, {project.view}) == {project.view}
+        assert settings.sampling == "Uncertainty sampling"
+        assert settings.maximum_annotations == 2
+        assert settings.overlap_cohort_percentage == 20
+        assert "Not visible in this frame" in settings.label_config
+        assert settings.expert_instruction.startswith("<p>")
 
 
 def identifiers_planted(stack) -> list[str]:
@@ -120,10 +138,11 @@ def test_burned_in_header_is_blank_in_stored_phantom_frames(stack):
 
 
 def test_backend_is_connected_with_credentials_and_refuses_without(stack):
-    backends = stack.project.client.ml.list(project=stack.project.id)
+    client = stack.projects.client
     backend_url = f"http://127.0.0.1:{stack.options.backend_port}"
 
-    assert [b.state for b in backends] == ["CO"]
+    for project in stack.projects:
+        assert [b.state for b in client.ml.list(project=project.id)] == ["CO"]
     assert httpx.post(backend_url + "/predict", json={"tasks": []}).status_code == 401
 
 

@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from label_config import LONG_AXIS
 from tests.upload.plans import SITE_KEY, upload_plan
+from training.phantom import generate_clip
 from upload.batch import ingest_folder
 from upload.frames import IngestSettings, ingest_clip
 from upload.imaging_region import MotionAccumulator, NoImagingRegion
@@ -123,3 +125,22 @@ def test_view_comes_from_sidecar_or_folder(tmp_path):
     assert read_sidecar(in_folder).view == "short_axis"
     assert read_sidecar(with_sidecar).view == "long_axis"
     assert read_sidecar(tmp_path / "c.mp4").view == "unknown"
+
+
+def test_a_still_keeps_its_speckled_image_and_loses_its_text(tmp_path):
+    clip = generate_clip(71, LONG_AXIS)
+    rendered = clip.render(0).image
+    x0, y0, x1, y1 = clip.imaging_region
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    cv2.imwrite(str(clips / "still.png"), rendered)
+
+    report = ingest_folder(clips, upload_plan(tmp_path, FrameSelection()))
+
+    stored = cv2.imread(
+        str(tmp_path / "media" / report.frames[0].storage_key), cv2.IMREAD_GRAYSCALE
+    )
+    assert report.failures == []
+    assert rendered[:y0].max() > 0 and stored[:y0].max() == 0
+    kept = stored[y0:y1, x0:x1] == rendered[y0:y1, x0:x1]
+    assert kept.mean() > 0.95
