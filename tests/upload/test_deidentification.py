@@ -1,5 +1,7 @@
 """Identifiers planted in headers, tags, names and pixels never reach a stored output."""
 
+import dataclasses
+
 import av
 import numpy as np
 import pydicom
@@ -91,9 +93,30 @@ def test_planted_identifiers_reach_no_stored_file_and_no_task(tmp_path):
     assert_absent(all_identifiers(dicom_clip, video_clip), stored, tasks)
 
 
+def test_planted_identifiers_reach_no_s3_object(tmp_path, s3_server):
+    clips = tmp_path / "clips" / FOLDER_NAME
+    clips.mkdir(parents=True)
+    dicom_clip, _ = planted_dicom(clips)
+    video_clip, _ = planted_mp4(clips)
+    store = s3_server.store()
+    plan = dataclasses.replace(upload_plan(tmp_path, FrameSelection(step=10)), store=store)
+
+    report = ingest_folder(tmp_path / "clips", plan)
+
+    listing = s3_server.client().list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)
+    keys = [o["Key"] for o in listing["Contents"]]
+    objects = {key: store.get(key.removeprefix(store.prefix)) for key in keys}
+    tasks = [str(frame_task_data(f, plan.store)) for f in report.frames]
+    assert report.failures == []
+    assert len(objects) == len(report.frames) + 1
+    assert_absent(all_identifiers(dicom_clip, video_clip), objects, tasks + keys)
+
+
 def assert_absent(identifiers, files, texts) -> None:
+    """No identifier in ``files`` (paths, or a name -> bytes mapping) or in ``texts``."""
     planted = [s.lower().encode() for s in identifiers]
-    leaks = [f"{s!r} in {p.name}" for p in files for s in planted if s in p.read_bytes().lower()]
+    contents = files if isinstance(files, dict) else {p.name: p.read_bytes() for p in files}
+    leaks = [f"{s!r} in {n}" for n, c in contents.items() for s in planted if s in c.lower()]
     leaks += [f"{s!r} in a task" for t in texts for s in planted if s in t.lower().encode()]
     assert leaks == []
 
