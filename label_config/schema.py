@@ -15,7 +15,7 @@ VIEWS = (LONG_AXIS, SHORT_AXIS)
 
 
 @dataclass(frozen=True)
-class Structure:
+class LabelDefinition:
     key: str
     label: str
     """The label text shown in Label Studio and stored in annotations."""
@@ -23,18 +23,21 @@ class Structure:
     colour: str
     hotkey: str
     definition: str
-    required: bool = True
-    """A required structure is either drawn or marked "not visible" on every frame."""
+    required: bool
+    """A required label is either drawn or marked "not visible" on every frame."""
 
 
 @dataclass(frozen=True)
-class Keypoint:
-    key: str
-    label: str
-    views: tuple[str, ...]
-    colour: str
-    hotkey: str
-    definition: str
+class Structure(LabelDefinition):
+    """An area, painted with a brush."""
+
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Keypoint(LabelDefinition):
+    """A point, placed with a keypoint."""
+
     required: bool = False
 
 

@@ -5,11 +5,11 @@ prediction score (least certain first), a share of tasks for two clinicians, the
 with authentication and its webhook secret, and the local frame storage.
 """
 
-import logging
 from pathlib import Path
 
 import typer
 
+from local_stack.logging_setup import configure_logging
 from local_stack.paths import StackPaths
 from local_stack.project import ProjectSettings, SpineProjects
 from local_stack.secrets_file import load_or_create
@@ -24,8 +24,7 @@ def main(
     backend_url: str = typer.Option("http://127.0.0.1:9090"),
     overlap_percent: int = typer.Option(20, min=0, max=100, help="Tasks for two clinicians."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     paths = StackPaths(state_dir)
     secrets, _ = load_or_create(paths.secrets)
     projects = SpineProjects(

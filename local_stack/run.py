@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from local_stack.environment import backend_environment
+from local_stack.logging_setup import configure_logging
 from local_stack.paths import StackPaths
 from local_stack.phantom_clips import write_phantom_clips
 from local_stack.processes import (
@@ -133,10 +134,7 @@ def main(
     frame_step: int = typer.Option(10, min=1, help="Keep every k-th frame of each clip."),
     serve: bool = typer.Option(True, help="Keep serving until Ctrl-C after the summary."),
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     options = StackOptions(
         clips_dir, StackPaths(state_dir), label_studio, label_studio_port, backend_port, frame_step
     )

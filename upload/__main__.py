@@ -5,7 +5,6 @@ CLIPS is a folder or an ``s3://bucket/prefix``. Frames go to the local media fol
 storage. Exits 1 when any clip failed; the other clips are stored and their tasks created.
 """
 
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import boto3
 import typer
 
+from local_stack.logging_setup import configure_logging
 from local_stack.paths import StackPaths
 from local_stack.project import SpineProjects
 from local_stack.s3_storage import register_s3_storage
@@ -79,8 +79,7 @@ def main(
     label_studio_url: str = typer.Option("http://127.0.0.1:8080"),
     tasks: bool = typer.Option(True, help="Create Label Studio tasks for new frames."),
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     paths = StackPaths(state_dir)
     secrets, _ = load_or_create(paths.secrets)
     plan = UploadPlan(
