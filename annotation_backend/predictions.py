@@ -4,13 +4,11 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from label_studio_sdk.converter.brush import mask2rle
 
-from label_config import STRUCTURES, VIEWS, structures_for_view
-from label_config.xml import BRUSH_NAME, IMAGE_NAME, VIEW_NAME
+from label_config import VIEWS, structures_for_view
+from label_config.xml import IMAGE_NAME, VIEW_NAME
+from training.annotations import brush_region
 from training.store import SegmentationModel
-
-LABEL_OF = {s.key: s.label for s in STRUCTURES}
 
 
 @dataclass(frozen=True)
@@ -52,23 +50,8 @@ def content_box(gray: np.ndarray) -> np.ndarray:
 
 
 def brush_result(key: str, mask: np.ndarray) -> dict:
-    """One BrushLabels region in Label Studio's RLE, sized to the frame."""
-    height_px, width_px = mask.shape
-    return {
-        "id": uuid.uuid4().hex[:10],
-        "from_name": BRUSH_NAME,
-        "to_name": IMAGE_NAME,
-        "type": "brushlabels",
-        "origin": "prediction",
-        "original_width": width_px,
-        "original_height": height_px,
-        "image_rotation": 0,
-        "value": {
-            "format": "rle",
-            "rle": mask2rle(mask.astype(np.uint8) * 255),
-            "brushlabels": [LABEL_OF[key]],
-        },
-    }
+    """One BrushLabels region in Label Studio's RLE, sized to the frame, marked as predicted."""
+    return {**brush_region(key, mask, uuid.uuid4().hex[:10]), "origin": "prediction"}
 
 
 def view_result(view: str) -> dict:

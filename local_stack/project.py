@@ -179,6 +179,8 @@ def frame_task_data(frame: FrameRecord, store: FrameStore) -> dict:
         "time_s": frame.time_s,
         "view": frame.view,
         "spacing_mm_per_px": frame.spacing_mm_per_px,
+        "width_px": frame.width_px,
+        "height_px": frame.height_px,
         "infant_id": frame.infant_id,
     }
 

@@ -3,8 +3,8 @@
 import numpy as np
 from label_studio_sdk.converter.brush import decode_rle
 
-from annotation_backend.predictions import LABEL_OF
 from label_config.xml import BRUSH_NAME, IMAGE_NAME
+from training.annotations import LABEL_OF_KEY as LABEL_OF
 
 
 def decode_region(region: dict) -> np.ndarray:

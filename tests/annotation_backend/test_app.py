@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 
 from annotation_backend.app import create_app
 from annotation_backend.auth import WEBHOOK_SECRET_HEADER
-from annotation_backend.predictions import LABEL_OF, predict_frame
+from annotation_backend.predictions import predict_frame
 from annotation_backend.settings import BackendSettings
 from tests.brush import assert_regions_equal
+from training.annotations import LABEL_OF_KEY as LABEL_OF
 
 USER, PASSWORD, WEBHOOK_SECRET = "label-studio", "s3cret-pass", "hook-secret"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
