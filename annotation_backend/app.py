@@ -1,6 +1,8 @@
 """The FastAPI application: Label Studio's ML backend routes.
 
-The champion model is loaded once, when the process starts; requests only read it.
+The champion model is loaded once, when the process starts; requests only read it. Webhook
+events are stored in the state database before they are acknowledged; they may queue a training
+run, which a separate worker executes: no training ever runs in a request.
 """
 
 import logging
@@ -8,12 +10,27 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from annotation_backend.auth import require_basic_auth, require_webhook_auth
 from annotation_backend.frames import FrameLoader, FrameUnavailable
+from annotation_backend.migrations import upgrade_database
 from annotation_backend.predictions import label_studio_prediction, predict_frame
 from annotation_backend.settings import BackendSettings
+from annotation_backend.state import (
+    ANNOTATION_ACTIONS,
+    START_TRAINING,
+    EventIds,
+    RunTrigger,
+    StateStore,
+    event_ids,
+    make_engine,
+    make_session_factory,
+)
 from training.store import ModelNotFound, ModelStore, SegmentationModel
 
 logger = logging.getLogger(__name__)
@@ -46,15 +63,33 @@ def create_app(settings: BackendSettings) -> FastAPI:
         app.state.settings = settings
         app.state.model = _load_champion(settings)
         app.state.frames = FrameLoader.from_settings(settings)
+        engine = _open_state(app, settings)
         yield
         app.state.frames.close()
+        engine.dispose()
 
     app = FastAPI(title="Spine ultrasound ML backend", lifespan=lifespan)
     app.get("/health")(health)
     app.post("/setup", dependencies=[Depends(require_basic_auth)])(setup)
     app.post("/predict", dependencies=[Depends(require_basic_auth)])(predict)
     app.post("/webhook", dependencies=[Depends(require_webhook_auth)])(webhook)
+    app.exception_handler(OperationalError)(state_unavailable)
     return app
+
+
+def _open_state(app: FastAPI, settings: BackendSettings) -> Engine:
+    """Upgrades the state database, then fails runs that a previous process left running."""
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    app.state.store = StateStore(make_session_factory(engine))
+    # Assumes one backend runs training: a second host restarting would fail the first's run.
+    app.state.store.mark_interrupted_runs_failed()
+    return engine
+
+
+async def state_unavailable(request: Request, error: OperationalError) -> JSONResponse:
+    logger.error("state database unavailable: %s", type(error.orig).__name__)
+    return JSONResponse({"detail": "state database unavailable"}, status_code=503)
 
 
 def _load_champion(settings: BackendSettings) -> SegmentationModel | None:
@@ -120,11 +155,34 @@ def _predict_task(task: dict, model: SegmentationModel, frames: FrameLoader, set
 
 
 async def webhook(request: Request) -> dict:
-    """Acknowledged at once, whatever the event; Label Studio waits only briefly."""
+    """Stored, then acknowledged at once, whatever the event; Label Studio waits only briefly.
+
+    A body that is not JSON, or has no string action, is stored with action None; such an
+    event, like any action outside ANNOTATION_ACTIONS, never counts towards a retraining.
+    """
     try:
-        event = await request.json()
+        payload = await request.json()
     except ValueError:
-        event = None
-    action = event.get("action") if isinstance(event, dict) else None
-    logger.info("webhook received %s", action or "an event without action")
-    return {"status": "ok", "action": action}
+        payload = None
+    ids = event_ids(payload)
+    settings: BackendSettings = request.app.state.settings
+    await run_in_threadpool(
+        _store_event, request.app.state.store, ids, settings.retrain_every_n_events
+    )
+    return {"status": "ok", "action": ids.action}
+
+
+def _store_event(store: StateStore, ids: EventIds, retrain_every_n_events: int) -> None:
+    event_id = store.record_event(ids)
+    logger.info("webhook stored %s as event %d", ids.action or "an event without action", event_id)
+    trigger = _training_trigger(store, ids.action, retrain_every_n_events)
+    if trigger is not None:
+        store.enqueue_training(trigger)
+
+
+def _training_trigger(store: StateStore, action: str | None, every_n: int) -> RunTrigger | None:
+    if action == START_TRAINING:
+        return RunTrigger.START_TRAINING
+    if action in ANNOTATION_ACTIONS and store.pending_event_count() >= every_n:
+        return RunTrigger.EVENTS
+    return None

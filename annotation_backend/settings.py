@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,3 +27,8 @@ class BackendSettings(BaseSettings):
     probability_threshold: float = 0.5
     min_region_px: int = 30
     """Predicted regions smaller than this are dropped as noise."""
+    database_url: str = "sqlite:///var/backend.sqlite3"
+    """State of the learning loop (events, runs, versions): a SQLAlchemy URL such as
+    ``postgresql+psycopg://user@host/db``; the default is a SQLite file under ./var."""
+    retrain_every_n_events: int = Field(20, ge=1)
+    """A training run is queued once this many annotation events await a run."""

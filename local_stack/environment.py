@@ -13,4 +13,5 @@ def backend_environment(secrets: StackSecrets, paths: StackPaths, label_studio_u
         "BACKEND_MEDIA_ROOT": str(paths.media_root.resolve()),
         "BACKEND_LABEL_STUDIO_URL": label_studio_url,
         "BACKEND_LABEL_STUDIO_TOKEN": secrets.label_studio_token,
+        "BACKEND_DATABASE_URL": f"sqlite:///{paths.backend_database.resolve()}",
     }

@@ -43,5 +43,10 @@ class StackPaths:
         return self.root / "upload" / "manifests"
 
     @property
+    def backend_database(self) -> Path:
+        """The backend's state: annotation events, model versions, training runs."""
+        return self.root / "backend.sqlite3"
+
+    @property
     def phantom_clips(self) -> Path:
         return self.root / "phantom-clips"

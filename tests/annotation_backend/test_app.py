@@ -31,7 +31,7 @@ def media_root(tmp_path):
 
 
 @pytest.fixture()
-def settings(untrained_store, media_root):
+def settings(untrained_store, media_root, tmp_path):
     return BackendSettings(
         username=USER,
         password=PASSWORD,
@@ -39,6 +39,7 @@ def settings(untrained_store, media_root):
         model_store=untrained_store.root,
         media_root=media_root,
         label_studio_url="http://127.0.0.1:1",
+        database_url=f"sqlite:///{tmp_path / 'state.sqlite3'}",
     )
 
 
