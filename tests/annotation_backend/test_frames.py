@@ -48,7 +48,9 @@ def test_an_s3_uri_is_read_from_the_allowed_bucket(s3_server, stored):
     assert np.array_equal(loader(s3_server, s3_server.bucket).load_gray(uri), gray)
 
 
-def test_predict_reads_an_s3_task_with_the_bucket_from_settings(s3_server, stored, untrained_store):
+def test_predict_reads_an_s3_task_with_the_bucket_from_settings(
+    s3_server, stored, untrained_store, tmp_path
+):
     gray, uri = stored
     settings = BackendSettings(
         username=USER,
@@ -57,6 +59,7 @@ def test_predict_reads_an_s3_task_with_the_bucket_from_settings(s3_server, store
         model_store=untrained_store.root,
         s3_bucket=s3_server.bucket,
         s3_endpoint_url=s3_server.endpoint_url,
+        database_url=f"sqlite:///{tmp_path / 'state.sqlite3'}",
     )
     task = {"id": 1, "data": {"image": uri, "view": "long_axis"}}
 
