@@ -1,6 +1,7 @@
 """The FastAPI application: Label Studio's ML backend routes.
 
-The champion model is loaded once, when the process starts; requests only read it. Webhook
+The champion model is loaded when the process starts and reloaded, without a restart, when the
+model store's champion pointer changes (``annotation_backend.serving``). Webhook
 events are stored in the state database before they are acknowledged; they may queue a training
 run, which a separate worker executes: no training ever runs in a request.
 """
@@ -20,6 +21,7 @@ from annotation_backend.auth import require_basic_auth, require_webhook_auth
 from annotation_backend.frames import FrameLoader, FrameUnavailable
 from annotation_backend.migrations import upgrade_database
 from annotation_backend.predictions import label_studio_prediction, predict_frame
+from annotation_backend.serving import ChampionReloader
 from annotation_backend.settings import BackendSettings
 from annotation_backend.state import (
     ANNOTATION_ACTIONS,
@@ -62,6 +64,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.model = _load_champion(settings)
+        app.state.champion = ChampionReloader(ModelStore(settings.model_store), app.state.model)
         app.state.frames = FrameLoader.from_settings(settings)
         engine = _open_state(app, settings)
         yield
@@ -78,12 +81,10 @@ def create_app(settings: BackendSettings) -> FastAPI:
 
 
 def _open_state(app: FastAPI, settings: BackendSettings) -> Engine:
-    """Upgrades the state database, then fails runs that a previous process left running."""
+    """Upgrades the state database and opens it; training runs belong to the worker."""
     upgrade_database(settings.database_url)
     engine = make_engine(settings.database_url)
     app.state.store = StateStore(make_session_factory(engine))
-    # Assumes one backend runs training: a second host restarting would fail the first's run.
-    app.state.store.mark_interrupted_runs_failed()
     return engine
 
 
@@ -103,7 +104,7 @@ def _load_champion(settings: BackendSettings) -> SegmentationModel | None:
 
 
 def _serving_model(request: Request) -> SegmentationModel:
-    model = request.app.state.model
+    model = request.app.state.model = request.app.state.champion.current()
     if model is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "no champion model: train one first"
@@ -149,7 +150,12 @@ def _predict_task(task: dict, model: SegmentationModel, frames: FrameLoader, set
         return {"result": [], "score": 0.0, "model_version": model.version}
     view = task_data.get("view", UNKNOWN_VIEW)
     prediction = predict_frame(
-        model, gray, view, settings.probability_threshold, settings.min_region_px
+        model,
+        gray,
+        view,
+        settings.probability_threshold,
+        settings.min_region_px,
+        settings.uncertainty_passes,
     )
     return label_studio_prediction(prediction, model.version, view)
 

@@ -112,6 +112,16 @@ def start_backend(port: int, environment: dict, log_path: Path, timeout_s: float
     return server
 
 
+def start_worker(environment: dict, log_path: Path, settle_s: float = 3.0) -> Server:
+    """The training worker: no port; it counts as started when it is still alive after a moment."""
+    command = [sys.executable, "-m", "annotation_backend.worker"]
+    server = _spawn("training worker", command, environment, "(no port)", log_path)
+    time.sleep(settle_s)
+    if server.process.poll() is not None:
+        raise StackError(f"the training worker exited at once; see {log_path}")
+    return server
+
+
 def _spawn(name: str, command: list[str], environment: dict, url: str, log_path: Path) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")

@@ -22,6 +22,7 @@ from local_stack.processes import (
     label_studio_environment,
     start_backend,
     start_label_studio,
+    start_worker,
 )
 from local_stack.project import PredictionCount, SpineProjects
 from local_stack.secrets_file import StackSecrets, load_or_create
@@ -83,16 +84,16 @@ def start_servers(options: StackOptions, secrets: StackSecrets) -> list[Server]:
         environment,
         paths.logs / "label-studio.log",
     )
+    servers = [label_studio]
+    backend_env = backend_environment(secrets, paths, url)
     try:
-        backend = start_backend(
-            options.backend_port,
-            backend_environment(secrets, paths, url),
-            paths.logs / "backend.log",
-        )
+        servers.append(start_backend(options.backend_port, backend_env, paths.logs / "backend.log"))
+        servers.append(start_worker(backend_env, paths.logs / "worker.log"))
     except Exception:
-        label_studio.stop()
+        for server in reversed(servers):
+            server.stop()
         raise
-    return [label_studio, backend]
+    return servers
 
 
 def publish(

@@ -128,11 +128,17 @@ def _fit(network, train_set, config: PhantomTrainingConfig, started: float) -> i
 
 @torch.inference_mode()
 def validation_dice(network, images, masks, spec: ModelSpec) -> dict[str, float]:
-    """Mean Dice per structure over the frames where the expert mask is not empty."""
+    """Mean Dice per structure over the frames where the expert mask is not empty; a structure
+    absent from every validation frame is left out (MONAI would report it as 0)."""
     network.eval()
     metric = DiceMetric(include_background=True, reduction="mean_batch", ignore_empty=True)
     for start in range(0, len(images), 32):
         logits = network(images[start : start + 32])
         metric(y_pred=(torch.sigmoid(logits) > 0.5).float(), y=masks[start : start + 32])
     per_structure = metric.aggregate().tolist()
-    return {k: round(v, 4) for k, v in zip(spec.structures, per_structure) if not math.isnan(v)}
+    present = masks.flatten(2).amax(dim=(0, 2)) > 0
+    return {
+        key: round(dice, 4)
+        for key, dice, seen in zip(spec.structures, per_structure, present.tolist())
+        if seen and not math.isnan(dice)
+    }

@@ -169,3 +169,15 @@ def test_settings_refuse_to_start_without_secrets(monkeypatch, tmp_path):
 
     with pytest.raises(ValueError, match="password"):
         BackendSettings()
+
+
+def test_zero_uncertainty_passes_score_by_plain_confidence(settings, untrained_store, media_root):
+    plain = settings.model_copy(update={"uncertainty_passes": 0})
+    with TestClient(create_app(plain)) as test_client:
+        result = test_client.post("/predict", json={"tasks": [task(0)]}, headers=BASIC).json()
+
+    gray = cv2.imread(str(media_root / "frames/clip-0/000000.png"), cv2.IMREAD_GRAYSCALE)
+    model = untrained_store.load_champion()
+    plain_score = predict_frame(model, gray, "long_axis", 0.5, 30, uncertainty_passes=0).score
+    assert result["results"][0]["score"] == pytest.approx(plain_score, abs=1e-6)
+    assert plain_score != predict_frame(model, gray, "long_axis", 0.5, 30).score

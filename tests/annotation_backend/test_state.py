@@ -258,16 +258,24 @@ def test_a_claimed_run_finishes_with_duration_log_and_model_version(store):
         store.finish_run(claimed.id, RunStatus.FAILED)
 
 
-def test_a_backend_restart_marks_a_running_run_failed(store, backend_env, monkeypatch):
+def test_a_worker_restart_marks_a_running_run_failed_and_a_backend_restart_does_not(
+    store, backend_env, monkeypatch
+):
+    from annotation_backend import worker
+
     store.enqueue_training(RunTrigger.SCHEDULE)
     store.claim_next_run("worker-a")
     for name, value in backend_env.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BACKEND_LABEL_STUDIO_TOKEN", "not-contacted-without-a-queued-run")
 
     with TestClient(create_app(BackendSettings())):
         pass
+    [after_backend] = rows(backend_env["BACKEND_DATABASE_URL"], TrainingRun)
+    assert worker.main(["--once"]) == 0
 
     [run] = rows(backend_env["BACKEND_DATABASE_URL"], TrainingRun)
+    assert after_backend.status == RunStatus.RUNNING
     assert run.status == RunStatus.FAILED
     assert "interrupted" in run.error and run.finished_at is not None
     assert store.enqueue_training(RunTrigger.SCHEDULE) is not None
