@@ -1,9 +1,11 @@
 """Where the worker's annotated frames come from: Label Studio's task API, via its SDK."""
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+import httpx
 import numpy as np
 from label_studio_sdk.client import LabelStudio
 
@@ -20,11 +22,33 @@ PAGE_SIZE = 100
 class AnnotationSource(Protocol):
     """Annotated frames, and a way to load each frame's pixels."""
 
+    def refresh_predictions(self, model_version: str) -> None:
+        """Has Label Studio fetch the new champion's predictions for every task, so that
+        uncertainty sampling orders the unlabelled frames by the model now serving."""
+        time.sleep(RELOAD_SETTLE_S)
+        headers = {"Authorization": f"Token {self.token}"}
+        for project in self.client.projects.list():
+            response = httpx.post(
+                f"{self.url}/api/dm/actions",
+                params={"id": "retrieve_tasks_predictions", "project": project.id},
+                json={"selectedItems": {"all": True, "excluded": []}},
+                headers=headers,
+                timeout=900.0,
+            )
+            response.raise_for_status()
+            if project.task_number:
+                self.client.projects.update(project.id, model_version=model_version)
+        logger.info("refreshed predictions with model %s", model_version)
+
     def annotated_frames(self) -> list[AnnotatedFrame]: ...
 
     def load_gray(self, image_url: str) -> np.ndarray:
         """(H, W) uint8 frame for a task's ``image`` URL."""
         ...
+
+
+RELOAD_SETTLE_S = 1.5
+"""Serving processes look for a new champion at most once a second."""
 
 
 class LabelStudioSource:
@@ -35,19 +59,46 @@ class LabelStudioSource:
     warning, since they cannot be split by clip or turned into masks.
     """
 
-    def __init__(self, client: LabelStudio, frames: FrameLoader):
+    def __init__(
+        self,
+        client: LabelStudio,
+        frames: FrameLoader,
+        url: str | None = None,
+        token: str | None = None,
+    ):
         self.client = client
         self.frames = frames
+        self.url = url
+        self.token = token
 
     @classmethod
     def from_settings(cls, settings: BackendSettings, frames: FrameLoader) -> "LabelStudioSource":
         if settings.label_studio_token is None:
             raise ValueError("the worker reads Label Studio: set BACKEND_LABEL_STUDIO_TOKEN")
         token = settings.label_studio_token.get_secret_value()
-        return cls(LabelStudio(base_url=settings.label_studio_url, api_key=token), frames)
+        client = LabelStudio(base_url=settings.label_studio_url, api_key=token)
+        return cls(client, frames, settings.label_studio_url.rstrip("/"), token)
 
     def load_gray(self, image_url: str) -> np.ndarray:
         return self.frames.load_gray(image_url)
+
+    def refresh_predictions(self, model_version: str) -> None:
+        """Has Label Studio fetch the new champion's predictions for every task, so that
+        uncertainty sampling orders the unlabelled frames by the model now serving."""
+        time.sleep(RELOAD_SETTLE_S)
+        headers = {"Authorization": f"Token {self.token}"}
+        for project in self.client.projects.list():
+            response = httpx.post(
+                f"{self.url}/api/dm/actions",
+                params={"id": "retrieve_tasks_predictions", "project": project.id},
+                json={"selectedItems": {"all": True, "excluded": []}},
+                headers=headers,
+                timeout=900.0,
+            )
+            response.raise_for_status()
+            if project.task_number:
+                self.client.projects.update(project.id, model_version=model_version)
+        logger.info("refreshed predictions with model %s", model_version)
 
     def annotated_frames(self) -> list[AnnotatedFrame]:
         found: list[AnnotatedFrame] = []

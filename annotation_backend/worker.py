@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import func, select
@@ -53,6 +54,8 @@ class Worker:
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     holdout_clip_ids: frozenset[str] = frozenset()
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    on_promotion: Callable[[str], None] | None = None
+    """Called with the new champion's version once it is promoted."""
 
     def __post_init__(self) -> None:
         self.state = StateStore(self.sessions)
@@ -106,9 +109,20 @@ class Worker:
         if decision.promote:
             promote(self.store, self.ledger, version)
             log.append(f"promoted {version}")
+            self._announce(version, log)
         else:
             reject(self.ledger, version)
             log.append(f"rejected {version}; champion {decision.champion} kept")
+
+    def _announce(self, version: str, log: list[str]) -> None:
+        if self.on_promotion is None:
+            return
+        try:
+            self.on_promotion(version)
+            log.append("predictions refreshed")
+        except Exception as error:  # the promotion stands even if Label Studio is unreachable
+            logger.warning("predictions not refreshed after promoting %s: %s", version, error)
+            log.append(f"predictions not refreshed: {type(error).__name__}")
 
     def _finish(self, run_id, status, log, error=None, model_version=None) -> TrainingRun | None:
         try:
@@ -139,13 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     upgrade_database(settings.database_url)
     engine = make_engine(settings.database_url)
     frames = FrameLoader.from_settings(settings)
+    source = LabelStudioSource.from_settings(settings, frames)
     try:
         worker = Worker(
             make_session_factory(engine),
             ModelStore(settings.model_store),
-            LabelStudioSource.from_settings(settings, frames),
+            source,
             FinetuneConfig(epochs=arguments.epochs),
             holdout_clip_ids=frozenset(filter(None, arguments.holdout_clips.split(","))),
+            on_promotion=source.refresh_predictions,
         )
         _serve(worker, arguments.once, arguments.poll_s)
     finally:

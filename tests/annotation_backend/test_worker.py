@@ -4,6 +4,7 @@ Label Studio is replaced by phantom frames with their ground-truth masks; networ
 """
 
 import base64
+import dataclasses
 import os
 import threading
 import uuid
@@ -150,6 +151,44 @@ def test_a_better_candidate_is_promoted_and_the_pointer_changes(sessions, tmp_pa
     assert store.champion() == run.model_version != old
     assert status_of(sessions, run.model_version) == VersionStatus.CHAMPION
     assert status_of(sessions, old) == VersionStatus.RETIRED
+
+
+def test_a_promotion_is_announced_once_and_a_rejection_never(sessions, tmp_path, monkeypatch):
+    announced = []
+    store = store_with_champion(tmp_path / "models", constant_network(PAINTS_NOTHING))
+    monkeypatch.setattr(
+        worker_module, "finetune_from_champion", fake_finetune(constant_network(PAINTS_EVERYTHING))
+    )
+    worker = dataclasses.replace(make_worker(sessions, store), on_promotion=announced.append)
+    queue_run(sessions)
+    promoted = worker.run_once()
+    monkeypatch.setattr(
+        worker_module, "finetune_from_champion", fake_finetune(constant_network(PAINTS_NOTHING))
+    )
+    queue_run(sessions)
+
+    rejected = worker.run_once()
+
+    assert announced == [promoted.model_version]
+    assert "predictions refreshed" in promoted.log and "rejected" in rejected.log
+
+
+def test_an_unreachable_label_studio_does_not_undo_a_promotion(sessions, tmp_path, monkeypatch):
+    def unreachable(version):
+        raise ConnectionError("Label Studio is down")
+
+    store = store_with_champion(tmp_path / "models", constant_network(PAINTS_NOTHING))
+    monkeypatch.setattr(
+        worker_module, "finetune_from_champion", fake_finetune(constant_network(PAINTS_EVERYTHING))
+    )
+    worker = dataclasses.replace(make_worker(sessions, store), on_promotion=unreachable)
+    queue_run(sessions)
+
+    run = worker.run_once()
+
+    assert run.status == RunStatus.SUCCEEDED
+    assert store.champion() == run.model_version
+    assert "predictions not refreshed: ConnectionError" in run.log
 
 
 def test_the_gate_compares_both_versions_on_the_same_validation_frames(tmp_path):
