@@ -50,6 +50,11 @@ class SetupResponse(BaseModel):
     model_version: str
 
 
+class VersionsResponse(BaseModel):
+    versions: list[str]
+    """Every stored model version, newest first; the champion is the one /setup reports."""
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     tasks: list[dict[str, Any]]
@@ -76,6 +81,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
     app.post("/setup", dependencies=[Depends(require_basic_auth)])(setup)
     app.post("/predict", dependencies=[Depends(require_basic_auth)])(predict)
     app.post("/webhook", dependencies=[Depends(require_webhook_auth)])(webhook)
+    app.get("/versions", dependencies=[Depends(require_basic_auth)])(versions)
     app.exception_handler(OperationalError)(state_unavailable)
     return app
 
@@ -115,6 +121,12 @@ def _serving_model(request: Request) -> SegmentationModel:
 async def health(request: Request) -> dict:
     """Unauthenticated liveness for Label Studio and container health checks; no details."""
     return {"status": "UP", "model_class": "SpineUNet"}
+
+
+def versions(request: Request) -> VersionsResponse:
+    """The model versions Label Studio lists in its model settings."""
+    store = ModelStore(request.app.state.settings.model_store)
+    return VersionsResponse(versions=sorted(store.versions(), reverse=True))
 
 
 def setup(body: SetupRequest, request: Request) -> SetupResponse:

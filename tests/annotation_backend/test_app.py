@@ -181,3 +181,11 @@ def test_zero_uncertainty_passes_score_by_plain_confidence(settings, untrained_s
     plain_score = predict_frame(model, gray, "long_axis", 0.5, 30, uncertainty_passes=0).score
     assert result["results"][0]["score"] == pytest.approx(plain_score, abs=1e-6)
     assert plain_score != predict_frame(model, gray, "long_axis", 0.5, 30).score
+
+
+def test_versions_lists_the_stored_model_versions_behind_credentials(client, untrained_store):
+    assert client.get("/versions").status_code == 401
+
+    response = client.get("/versions", headers=BASIC)
+
+    assert response.json() == {"versions": untrained_store.versions()[::-1]}

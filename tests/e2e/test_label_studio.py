@@ -146,6 +146,20 @@ def test_backend_is_connected_with_credentials_and_refuses_without(stack):
     assert httpx.post(backend_url + "/predict", json={"tasks": []}).status_code == 401
 
 
+def test_label_studio_lists_the_backends_model_versions(stack):
+    project = stack.projects.for_view("short_axis")
+    [backend] = list(stack.projects.client.ml.list(project=project.id))
+
+    response = httpx.get(
+        f"{stack.label_studio_url}/api/ml/{backend.id}/versions",
+        headers={"Authorization": f"Token {stack.secrets.label_studio_token}"},
+        timeout=30.0,
+    )
+
+    assert response.status_code == 200
+    assert stack.version in response.json()["versions"]
+
+
 def test_label_studio_listens_on_loopback_only(stack):
     import psutil
 
