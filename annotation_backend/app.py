@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from annotation_backend.auth import require_basic_auth, require_webhook_auth
 from annotation_backend.frames import FrameLoader, FrameUnavailable
-from annotation_backend.migrations import upgrade_database
+from annotation_backend.migrations import open_database
 from annotation_backend.predictions import label_studio_prediction, predict_frame
 from annotation_backend.serving import ChampionReloader
 from annotation_backend.settings import BackendSettings
@@ -30,7 +30,6 @@ from annotation_backend.state import (
     RunTrigger,
     StateStore,
     event_ids,
-    make_engine,
     make_session_factory,
 )
 from training.store import ModelNotFound, ModelStore, SegmentationModel
@@ -88,8 +87,7 @@ def create_app(settings: BackendSettings) -> FastAPI:
 
 def _open_state(app: FastAPI, settings: BackendSettings) -> Engine:
     """Upgrades the state database and opens it; training runs belong to the worker."""
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     app.state.store = StateStore(make_session_factory(engine))
     return engine
 

@@ -22,24 +22,6 @@ PAGE_SIZE = 100
 class AnnotationSource(Protocol):
     """Annotated frames, and a way to load each frame's pixels."""
 
-    def refresh_predictions(self, model_version: str) -> None:
-        """Has Label Studio fetch the new champion's predictions for every task, so that
-        uncertainty sampling orders the unlabelled frames by the model now serving."""
-        time.sleep(RELOAD_SETTLE_S)
-        headers = {"Authorization": f"Token {self.token}"}
-        for project in self.client.projects.list():
-            response = httpx.post(
-                f"{self.url}/api/dm/actions",
-                params={"id": "retrieve_tasks_predictions", "project": project.id},
-                json={"selectedItems": {"all": True, "excluded": []}},
-                headers=headers,
-                timeout=900.0,
-            )
-            response.raise_for_status()
-            if project.task_number:
-                self.client.projects.update(project.id, model_version=model_version)
-        logger.info("refreshed predictions with model %s", model_version)
-
     def annotated_frames(self) -> list[AnnotatedFrame]: ...
 
     def load_gray(self, image_url: str) -> np.ndarray:

@@ -9,13 +9,12 @@ first, so it also works before the backend has ever started.
 import argparse
 import logging
 
-from annotation_backend.migrations import upgrade_database
+from annotation_backend.migrations import open_database
 from annotation_backend.settings import BackendSettings
 from annotation_backend.state import (
     RunStatus,
     RunTrigger,
     StateStore,
-    make_engine,
     make_session_factory,
 )
 
@@ -41,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = BackendSettings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     try:
         print(queue_scheduled_run(StateStore(make_session_factory(engine))))
     finally:

@@ -9,10 +9,10 @@ backend's settings (BACKEND_* variables).
 import argparse
 import logging
 
-from annotation_backend.migrations import upgrade_database
+from annotation_backend.migrations import open_database
 from annotation_backend.promotion import RollbackImpossible, VersionLedger, rollback
 from annotation_backend.settings import BackendSettings
-from annotation_backend.state import make_engine, make_session_factory
+from annotation_backend.state import make_session_factory
 from training.store import ModelStore
 
 
@@ -20,8 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = BackendSettings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     try:
         ledger = VersionLedger(make_session_factory(engine))
         retired, restored = rollback(ModelStore(settings.model_store), ledger)

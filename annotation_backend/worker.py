@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from annotation_backend.frames import FrameLoader
 from annotation_backend.label_studio_source import AnnotationSource, LabelStudioSource
-from annotation_backend.migrations import upgrade_database
+from annotation_backend.migrations import open_database
 from annotation_backend.promotion import VersionLedger, evaluate_gate, promote, reject
 from annotation_backend.settings import BackendSettings
 from annotation_backend.state import (
@@ -31,7 +31,6 @@ from annotation_backend.state import (
     StateStore,
     TrainingRun,
     VersionStatus,
-    make_engine,
     make_session_factory,
 )
 from training.annotation_dataset import DEFAULT_VALIDATION_FRACTION, build_samples, split_by_clip
@@ -150,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = BackendSettings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     frames = FrameLoader.from_settings(settings)
     source = LabelStudioSource.from_settings(settings, frames)
     try:

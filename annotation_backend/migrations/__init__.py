@@ -35,3 +35,9 @@ def upgrade_database(database_url: str) -> None:
     finally:
         engine.dispose()
     logger.info("state database at head revision")
+
+
+def open_database(database_url: str):
+    """An engine on ``database_url`` once its schema is current: what every process starts with."""
+    upgrade_database(database_url)
+    return make_engine(database_url)
