@@ -10,15 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect, select
 
 from annotation_backend.app import create_app
 from annotation_backend.auth import WEBHOOK_SECRET_HEADER
@@ -40,38 +38,9 @@ from annotation_backend.state import (
 )
 from annotation_backend.state.models import Base
 
-POSTGRES_URL = os.environ.get(
-    "STATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SECRET = "hook-secret"
 HOOK = {WEBHOOK_SECRET_HEADER: SECRET}
 STATE_TABLES = {"alembic_version", "annotation_events", "model_versions", "training_runs"}
-
-
-@pytest.fixture(scope="session")
-def postgres_admin():
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        engine.connect().close()
-    except OperationalError:
-        pytest.skip(f"no PostgreSQL answers at {engine.url.render_as_string()}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
-        return
-    admin = request.getfixturevalue("postgres_admin")
-    schema = f"state_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 @pytest.fixture()

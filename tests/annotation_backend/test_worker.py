@@ -5,16 +5,13 @@ Label Studio is replaced by phantom frames with their ground-truth masks; networ
 
 import base64
 import dataclasses
-import os
 import threading
-import uuid
 
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 
 from annotation_backend import worker as worker_module
 from annotation_backend.app import create_app
@@ -46,32 +43,9 @@ from training.finetune import FinetuneConfig, FinetuneMetrics
 from training.model import build_network
 from training.store import ModelStore
 
-POSTGRES_URL = os.environ.get(
-    "STATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 USER, PASSWORD = "label-studio", "s3cret-pass"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 PAINTS_NOTHING, PAINTS_EVERYTHING = 0.0, 5.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.sqlite3'}"
-        return
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        admin.connect().close()
-    except OperationalError:
-        pytest.skip("no PostgreSQL answers on the loopback address")
-    schema = f"worker_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.fixture()
