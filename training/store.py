@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +94,6 @@ class ModelStore:
         if version is None:
             raise ModelNotFound(f"no champion model in {self.root}: train one first")
         return self.load(version)
-
-    def discard(self, version: str) -> None:
-        shutil.rmtree(self.root / version, ignore_errors=True)
 
 
 def _library_versions() -> dict[str, str]:
