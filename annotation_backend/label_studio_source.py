@@ -117,6 +117,8 @@ def task_frames(task: Mapping[str, Any]) -> list[AnnotatedFrame]:
             frame_index=int(task_data["frame_index"]),
             image_url=task_data["image"],
             annotation=annotation,
+            view=str(task_data.get("view") or "unknown"),
+            infant_id=task_data.get("infant_id") or None,
         )
         for annotation in parsed
     ]

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation_backend.state import ModelVersion, VersionStatus
 from training.annotation_dataset import AnnotationSamples
 from training.finetune import present_structures
+from training.loop import validation_dice
 from training.store import ModelNotFound, ModelStore
-from training.train import validation_dice
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ def evaluate_gate(store: ModelStore, candidate: str, validation: AnnotationSampl
 
 
 def _dice_over(model, validation: AnnotationSamples, structures) -> dict[str, float]:
-    dice = validation_dice(model.network, validation.images, validation.masks, model.spec)
+    dice = validation_dice(
+        model.network, validation.images, validation.masks, model.spec.structures
+    )
     return {key: dice.get(key, 0.0) for key in structures}
 
 

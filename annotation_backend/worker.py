@@ -33,8 +33,9 @@ from annotation_backend.state import (
     VersionStatus,
     make_session_factory,
 )
-from training.annotation_dataset import DEFAULT_VALIDATION_FRACTION, build_samples, split_by_clip
+from training.annotation_dataset import build_samples, clip_refs, split_frames
 from training.finetune import FinetuneConfig, finetune_from_champion
+from training.splits import SplitFile
 from training.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ class Worker:
     store: ModelStore
     source: AnnotationSource
     config: FinetuneConfig = FinetuneConfig()
-    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
-    holdout_clip_ids: frozenset[str] = frozenset()
+    split_file: SplitFile | None = None
+    """Which clips train, validate and are held out; by default ``split.json`` in the store."""
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     on_promotion: Callable[[str], None] | None = None
     """Called with the new champion's version once it is promoted."""
@@ -59,6 +60,8 @@ class Worker:
     def __post_init__(self) -> None:
         self.state = StateStore(self.sessions)
         self.ledger = VersionLedger(self.sessions)
+        if self.split_file is None:
+            self.split_file = SplitFile(self.store.root / "split.json")
 
     def run_once(self) -> TrainingRun | None:
         """Claims and executes the next queued run; None when nothing is queued."""
@@ -79,10 +82,13 @@ class Worker:
     def train_and_gate(self, log: list[str]) -> str:
         """Fine-tunes a candidate, then promotes or rejects it; returns the candidate version."""
         frames = self.source.annotated_frames()
-        training, validation = split_by_clip(
-            frames, self.validation_fraction, self.holdout_clip_ids
+        split = self.split_file.assign(clip_refs(frames))
+        training, validation = split_frames(frames, split)
+        held_out = len(frames) - len(training) - len(validation)
+        log.append(
+            f"frames: {len(training)} training, {len(validation)} validation, "
+            f"{held_out} of test clips left out"
         )
-        log.append(f"frames: {len(training)} training, {len(validation)} validation")
         spec = self.store.load_champion().spec
         samples = build_samples(training, self.source.load_gray, spec)
         validation_samples = build_samples(validation, self.source.load_gray, spec)
@@ -143,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run at most one queued run, exit")
     parser.add_argument("--poll-s", type=float, default=POLL_INTERVAL_S)
     parser.add_argument("--epochs", type=int, default=FinetuneConfig.epochs)
-    parser.add_argument("--holdout-clips", default="", help="comma-separated clip ids to exclude")
     arguments = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -158,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             ModelStore(settings.model_store),
             source,
             FinetuneConfig(epochs=arguments.epochs),
-            holdout_clip_ids=frozenset(filter(None, arguments.holdout_clips.split(","))),
             on_promotion=source.refresh_predictions,
         )
         _serve(worker, arguments.once, arguments.poll_s)

@@ -32,10 +32,10 @@ from training.finetune import (
     mean_dice,
     present_structures,
 )
+from training.loop import fit, validation_dice
 from training.model import Letterbox, ModelSpec, build_network, normalise_frame
 from training.phantom import generate_clip
 from training.store import ModelStore, SegmentationModel
-from training.train import _fit, validation_dice
 
 logger = logging.getLogger("active_learning")
 STRATEGIES = ("uncertainty", "random")
@@ -124,7 +124,7 @@ def to_samples(frames: list[Frame], spec: ModelSpec) -> AnnotationSamples:
 
 def validation_score(network: torch.nn.Module, validation: AnnotationSamples, spec) -> float:
     """Mean validation Dice over the structures painted in the validation masks."""
-    dice = validation_dice(network, validation.images, validation.masks, spec)
+    dice = validation_dice(network, validation.images, validation.masks, spec.structures)
     return mean_dice(
         {key: dice.get(key, 0.0) for key in present_structures(validation.masks, spec)}
     )
@@ -136,8 +136,8 @@ def train_starter(store: ModelStore, frames: list[Frame], config: ExperimentConf
     spec = config.spec()
     network = build_network(spec)
     samples = to_samples(frames, spec)
-    fit = FinetuneConfig(epochs=config.starter_epochs, learning_rate=3e-3, seed=config.seed)
-    _fit(network, (samples.images, samples.masks), fit, time.monotonic())
+    starter = FinetuneConfig(epochs=config.starter_epochs, learning_rate=3e-3, seed=config.seed)
+    fit(network, (samples.images, samples.masks), None, starter.fit_config(), spec.structures)
     version = store.save(network, spec, {"trained_on": "phantom starter clips"})
     store.promote(version)
     return version

@@ -275,7 +275,7 @@ def make_worker(url: str, store: ModelStore, epochs: int):
 
     sessions = make_session_factory(make_engine(url))
     config = FinetuneConfig(epochs=epochs, batch_size=4)
-    return Worker(sessions, store, PhantomSource(), config, validation_fraction=0.5)
+    return Worker(sessions, store, PhantomSource(), config)
 
 
 def correction_to_serving(workdir: Path, epochs: int) -> dict:

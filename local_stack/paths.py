@@ -30,6 +30,11 @@ class StackPaths:
         return self.root / "models"
 
     @property
+    def split_file(self) -> Path:
+        """Each clip's side of the split, fixed when the clip is first uploaded."""
+        return self.models / "split.json"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

@@ -14,7 +14,6 @@ from training.phantom import generate_clip
 
 TINY_SPEC = ModelSpec(input_size=64, channels=(4, 8, 16), strides=(2, 2), dropout=0.0)
 FRAME_INDICES = (0, 15)
-"""With validation fraction 0.5: phantom-0 and phantom-2 train, phantom-1 and phantom-3 validate."""
 CLIP_SEEDS = (0, 1, 2, 3)
 
 
@@ -48,7 +47,13 @@ class PhantomSource:
             frame_shape_px=image.shape,
         )
         return AnnotatedFrame(
-            task_id, task_id + 1, f"phantom-{seed}", index, f"phantom://{seed}/{index}", annotation
+            task_id,
+            task_id + 1,
+            f"phantom-{seed}",
+            index,
+            f"phantom://{seed}/{index}",
+            annotation,
+            view=VIEWS[seed % 2],
         )
 
 

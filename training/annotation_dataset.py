@@ -1,11 +1,10 @@
 """Annotated Label Studio frames as network-ready tensors, split by clip before any augmentation.
 
-Frames of one clip are strongly correlated, so a clip is always wholly on one side of the split:
-a stable hash of its ``clip_id`` decides whether it is a validation clip. Clips in the holdout
-set are left out entirely: never trained on, never used to choose a model.
+Frames of one clip are strongly correlated, so a clip is always wholly on one side of the split,
+and the split file (``training.splits``) says which side. Frames of test clips are left out
+entirely: never trained on, never used to choose a model.
 """
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -14,8 +13,7 @@ import torch
 
 from training.annotations import FrameAnnotation
 from training.model import Letterbox, ModelSpec, normalise_frame
-
-DEFAULT_VALIDATION_FRACTION = 0.2
+from training.splits import ClipRef, Split
 
 
 class DatasetError(ValueError):
@@ -35,6 +33,10 @@ class AnnotatedFrame:
     frame_index: int
     image_url: str
     annotation: FrameAnnotation
+    view: str = "unknown"
+    """The project's view of the task (``long_axis``, ``short_axis`` or ``unknown``)."""
+    infant_id: str | None = None
+    """The pseudonymous infant, when the clip's source said who it was."""
 
 
 @dataclass(frozen=True)
@@ -60,39 +62,21 @@ class AnnotationSamples:
         }
 
 
-def is_validation_clip(clip_id: str, validation_fraction: float) -> bool:
-    """True for about ``validation_fraction`` of clip ids; the same answer on every run."""
-    return _clip_position(clip_id) < validation_fraction
+def clip_refs(frames: Iterable[AnnotatedFrame]) -> list[ClipRef]:
+    """One reference per clip, for the split file."""
+    refs = {f.clip_id: ClipRef(f.clip_id, f.view, f.infant_id) for f in frames}
+    return [refs[clip_id] for clip_id in sorted(refs)]
 
 
-def split_by_clip(
-    frames: Iterable[AnnotatedFrame],
-    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
-    holdout_clip_ids: frozenset[str] = frozenset(),
+def split_frames(
+    frames: Iterable[AnnotatedFrame], split: Split
 ) -> tuple[list[AnnotatedFrame], list[AnnotatedFrame]]:
-    """(training frames, validation frames); holdout clips appear in neither.
-
-    With two or more clips, each side gets at least one: when the hash sends every clip to one
-    side, the clip whose hash lies nearest the boundary crosses over.
-    """
-    kept = [frame for frame in frames if frame.clip_id not in holdout_clip_ids]
-    validation_clips = {
-        f.clip_id for f in kept if is_validation_clip(f.clip_id, validation_fraction)
-    }
-    clips = sorted({f.clip_id for f in kept}, key=_clip_position)
-    if len(clips) >= 2 and not validation_clips:
-        validation_clips = {clips[0]}
-    elif len(clips) >= 2 and validation_clips == set(clips):
-        validation_clips = set(clips[:-1])
-    training = [f for f in kept if f.clip_id not in validation_clips]
-    validation = [f for f in kept if f.clip_id in validation_clips]
+    """(training frames, validation frames) by the side of each frame's clip; frames of test
+    clips, and of clips the split does not hold, are on neither side."""
+    frames = list(frames)
+    training = [f for f in frames if f.clip_id in split.training]
+    validation = [f for f in frames if f.clip_id in split.validation]
     return training, validation
-
-
-def _clip_position(clip_id: str) -> float:
-    """Where the clip's hash falls in [0, 1); below the validation fraction means validation."""
-    digest = hashlib.sha256(clip_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def build_samples(

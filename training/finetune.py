@@ -1,16 +1,15 @@
 """Fine-tuning the champion on expert annotations, validated on clips it was not tuned on."""
 
 import logging
-import time
 from dataclasses import asdict, dataclass
 
 import torch
 from monai.utils import set_determinism
 
 from training.annotation_dataset import AnnotationSamples
+from training.loop import FitConfig, fit, validation_dice
 from training.model import ModelSpec, build_network
 from training.store import ModelStore
-from training.train import _fit, validation_dice
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +24,11 @@ class FinetuneConfig:
     time_budget_s: float | None = None
     """Stop early after this many seconds; None runs every epoch."""
     seed: int = 0
+
+    def fit_config(self) -> FitConfig:
+        return FitConfig(
+            self.epochs, self.batch_size, self.learning_rate, self.time_budget_s, self.seed
+        )
 
 
 @dataclass(frozen=True)
@@ -54,19 +58,28 @@ def finetune_from_champion(
     champion = store.load_champion()
     network = build_network(champion.spec)
     network.load_state_dict(champion.network.state_dict())
-    started = time.monotonic()
-    epochs_run = _fit(network, (samples.images, samples.masks), config, started)
+    result = fit(
+        network,
+        (samples.images, samples.masks),
+        (validation.images, validation.masks),
+        config.fit_config(),
+        champion.spec.structures,
+    )
     structures = present_structures(validation.masks, champion.spec)
-    all_dice = validation_dice(network, validation.images, validation.masks, champion.spec)
+    all_dice = validation_dice(
+        network, validation.images, validation.masks, champion.spec.structures
+    )
     dice = {key: all_dice.get(key, 0.0) for key in structures}
     metrics = FinetuneMetrics(
         validation_dice=dice,
         mean_validation_dice=mean_dice(dice),
-        epochs=epochs_run,
-        training_time_s=round(time.monotonic() - started, 1),
+        epochs=result.epochs,
+        training_time_s=result.training_time_s,
     )
     metadata = _metadata(champion.version, samples, validation)
-    metadata.update(asdict(metrics), config=asdict(config))
+    metadata.update(
+        asdict(metrics), best_epoch=result.best_epoch, history=result.history, config=asdict(config)
+    )
     version = store.save(network, champion.spec, metadata)
     logger.info(
         "fine-tuned model %s from %s in %.0f s, validation Dice %s",

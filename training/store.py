@@ -3,7 +3,8 @@
 Layout under the store root::
 
     v0001/model.pt      state dict of the network
-    v0001/model.json    spec, metrics, training summary, library versions
+    v0001/model.json    spec, labels, input and output format, data snapshot, metrics,
+                        training history, library versions
     champion            the version that serves predictions, as text
 """
 
@@ -19,6 +20,7 @@ import monai
 import numpy as np
 import torch
 
+from label_config import STRUCTURES
 from training.model import Letterbox, ModelSpec, build_network, normalise_frame
 
 VERSION_PATTERN = re.compile(r"^v\d{4}$")
@@ -67,6 +69,8 @@ class ModelStore:
         torch.save(network.state_dict(), staging / "model.pt")
         described = {"version": version, "spec": spec.to_json(), **metadata}
         described["libraries"] = _library_versions()
+        described["labels"] = _labels(spec)
+        described["network_data_format"] = _data_format(spec)
         (staging / "model.json").write_text(json.dumps(described, indent=2, sort_keys=True))
         os.replace(staging, self.root / version)
         return version
@@ -85,7 +89,8 @@ class ModelStore:
         metadata = json.loads((folder / "model.json").read_text())
         spec = ModelSpec.from_json(metadata["spec"])
         network = build_network(spec)
-        network.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        network.load_state_dict(state)
         network.eval()
         return SegmentationModel(version, spec, network, metadata)
 
@@ -94,6 +99,47 @@ class ModelStore:
         if version is None:
             raise ModelNotFound(f"no champion model in {self.root}: train one first")
         return self.load(version)
+
+
+def _labels(spec: ModelSpec) -> dict[str, dict]:
+    """Output channel -> the structure it segments, as the label schema names it."""
+    by_key = {s.key: s for s in STRUCTURES}
+    return {
+        str(channel): {"key": key, "label": by_key[key].label, "colour": by_key[key].colour}
+        for channel, key in enumerate(spec.structures)
+    }
+
+
+def _data_format(spec: ModelSpec) -> dict:
+    """What goes in and what comes out, in the terms of a MONAI bundle's metadata."""
+    side = [spec.input_size, spec.input_size]
+    return {
+        "inputs": {
+            "image": {
+                "type": "image",
+                "format": "magnitude",
+                "modality": "US",
+                "num_channels": 1,
+                "spatial_shape": side,
+                "dtype": "float32",
+                "value_range": [0, 1],
+                "preprocessing": "grey frame / 255, resized with its aspect kept so that the "
+                "longest side is spatial_shape, centred and zero padded",
+            }
+        },
+        "outputs": {
+            "pred": {
+                "type": "probabilities",
+                "format": "segmentation",
+                "num_channels": len(spec.structures),
+                "spatial_shape": side,
+                "dtype": "float32",
+                "value_range": [0, 1],
+                "activation": "sigmoid, one independent channel per structure",
+                "channel_def": {str(i): key for i, key in enumerate(spec.structures)},
+            }
+        },
+    }
 
 
 def _library_versions() -> dict[str, str]:

@@ -90,6 +90,7 @@ def main(
         ),
         pseudonym_map=paths.pseudonym_map,
         manifests=ClipManifests(paths.manifests),
+        split_file=paths.split_file,
     )
     report = ingest_source(clips, plan, s3_endpoint_url)
     if tasks and report.frames:

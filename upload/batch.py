@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from training.splits import ClipRef, Split, SplitFile
 from upload.clips import DICOM_SUFFIXES, STILL_SUFFIXES, VIDEO_SUFFIXES
 from upload.errors import ClipError
 from upload.frames import ClipReport, FrameRecord, IngestSettings, identify, ingest_clip
@@ -40,6 +41,9 @@ class UploadPlan:
     settings: IngestSettings
     pseudonym_map: Path
     manifests: ClipManifests
+    split_file: Path | None = None
+    """Where each clip's side (training, validation, test) is fixed the first time it is seen;
+    None leaves the split to training."""
 
 
 def find_clips(folder: Path) -> list[Path]:
@@ -68,6 +72,8 @@ def ingest_folder(folder: Path, plan: UploadPlan) -> BatchReport:
     for path in tqdm(find_clips(folder), desc="clips", unit="clip", position=0):
         report.clips.append(ingest_one(path, plan))
     record_pseudonyms(report, plan.pseudonym_map)
+    if plan.split_file is not None:
+        record_split(report, plan.split_file)
     return report
 
 
@@ -88,6 +94,12 @@ def ingest_one(path: Path, plan: UploadPlan) -> ClipReport:
         return ClipReport(source=path, error=f"storage or file error: {error}")
     plan.manifests.record(clip_report, settings)
     return clip_report
+
+
+def record_split(report: BatchReport, split_file: Path) -> Split:
+    """Fixes the side of every clip of ``report`` not yet in ``split_file``; returns the split."""
+    refs = {f.clip_id: ClipRef(f.clip_id, f.view, f.infant_id) for f in report.frames}
+    return SplitFile(split_file).assign(refs[clip_id] for clip_id in sorted(refs))
 
 
 def record_pseudonyms(report: BatchReport, pseudonym_map: Path) -> None:

@@ -38,9 +38,10 @@ from annotation_backend.state import (
 )
 from annotation_backend.worker import Worker
 from tests.phantom_annotations import TINY_SPEC, PhantomSource, constant_network
-from training.annotation_dataset import build_samples, split_by_clip
+from training.annotation_dataset import build_samples, clip_refs, split_frames
 from training.finetune import FinetuneConfig, FinetuneMetrics
 from training.model import build_network
+from training.splits import SplitFile
 from training.store import ModelStore
 
 USER, PASSWORD = "label-studio", "s3cret-pass"
@@ -82,7 +83,7 @@ def fake_finetune(network):
 
 def make_worker(sessions, store) -> Worker:
     config = FinetuneConfig(epochs=1, batch_size=4)
-    return Worker(sessions, store, PhantomSource(), config, validation_fraction=0.5)
+    return Worker(sessions, store, PhantomSource(), config)
 
 
 def status_of(sessions, version):
@@ -168,10 +169,10 @@ def test_an_unreachable_label_studio_does_not_undo_a_promotion(sessions, tmp_pat
 def test_the_gate_compares_both_versions_on_the_same_validation_frames(tmp_path):
     store = store_with_champion(tmp_path / "models", constant_network(PAINTS_NOTHING))
     candidate = store.save(constant_network(PAINTS_EVERYTHING), TINY_SPEC, {})
-    source = PhantomSource()
-    validation = build_samples(
-        split_by_clip(source.annotated_frames(), 0.5)[1], source.load_gray, TINY_SPEC
-    )
+    source = PhantomSource(seeds=(1, 3))  # short axis only: no interspinous window drawn
+    frames = source.annotated_frames()
+    split = SplitFile(tmp_path / "split.json").assign(clip_refs(frames))
+    validation = build_samples(split_frames(frames, split)[1], source.load_gray, TINY_SPEC)
 
     decision = evaluate_gate(store, candidate, validation)
 
@@ -202,7 +203,7 @@ def test_a_crash_in_training_fails_the_run_and_the_champion_serves(
     def crash(*args, **kwargs):
         raise RuntimeError("CUDA out of memory")
 
-    monkeypatch.setattr("training.finetune._fit", crash)
+    monkeypatch.setattr("training.finetune.fit", crash)
     queue_run(sessions)
 
     run = make_worker(sessions, store).run_once()

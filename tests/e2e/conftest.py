@@ -61,9 +61,7 @@ def free_port() -> int:
 
 def quick_model(store: ModelStore) -> str:
     """A briefly trained model: enough to draw regions, not to be accurate."""
-    config = PhantomTrainingConfig(
-        training_clips=4, validation_clips=2, frames_per_clip=8, epochs=4
-    )
+    config = PhantomTrainingConfig(clips=8, frames_per_clip=8, epochs=4)
     version = train_on_phantom(store, config)
     store.promote(version)
     return version

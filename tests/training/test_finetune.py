@@ -10,12 +10,13 @@ from training.annotation_dataset import (
     AnnotatedFrame,
     DatasetError,
     build_samples,
-    is_validation_clip,
-    split_by_clip,
+    clip_refs,
+    split_frames,
 )
 from training.annotations import FrameAnnotation
 from training.finetune import FinetuneConfig, finetune_from_champion
 from training.model import build_network
+from training.splits import SplitFile
 from training.store import ModelStore
 
 
@@ -26,28 +27,30 @@ def frames_of(clip_ids, frames_per_clip=5) -> list[AnnotatedFrame]:
     ]
 
 
-def test_split_never_puts_one_clip_on_both_sides():
+def test_split_never_puts_one_clip_on_both_sides_and_leaves_test_clips_out(tmp_path):
     frames = frames_of([f"clip-{k}" for k in range(40)])
+    split = SplitFile(tmp_path / "split.json").assign(clip_refs(frames))
 
-    training, validation = split_by_clip(frames, validation_fraction=0.3)
+    training, validation = split_frames(frames, split)
 
     training_clips = {f.clip_id for f in training}
     validation_clips = {f.clip_id for f in validation}
-    assert training_clips and validation_clips
+    assert training_clips and validation_clips and split.test
     assert not training_clips & validation_clips
-    assert len(training) + len(validation) == len(frames)
+    assert not (training_clips | validation_clips) & split.test
+    assert len(training) + len(validation) + 5 * len(split.test) == len(frames)
 
 
-def test_split_is_stable_and_holdout_clips_are_on_neither_side():
+def test_the_split_file_keeps_each_clip_where_it_first_fell(tmp_path):
+    path = tmp_path / "split.json"
     frames = frames_of([f"clip-{k}" for k in range(20)])
-    holdout = frozenset({"clip-3", "clip-4"})
+    first = split_frames(frames, SplitFile(path).assign(clip_refs(frames)))
 
-    first = split_by_clip(frames, 0.3, holdout)
-    second = split_by_clip(list(reversed(frames)), 0.3, holdout)
+    more = frames_of([f"clip-{k}" for k in range(40)])
+    second = split_frames(more, SplitFile(path).assign(clip_refs(reversed(more))))
 
-    assert {f.clip_id for f in first[1]} == {f.clip_id for f in second[1]}
-    assert not {f.clip_id for side in first for f in side} & holdout
-    assert is_validation_clip("clip-7", 0.3) == is_validation_clip("clip-7", 0.3)
+    assert {f.clip_id for f in first[1]} <= {f.clip_id for f in second[1]}
+    assert {f.clip_id for f in first[0]} <= {f.clip_id for f in second[0]}
 
 
 def test_samples_letterbox_frames_and_give_unpainted_structures_zero_masks():
@@ -75,7 +78,10 @@ def test_finetune_saves_a_candidate_with_parent_snapshot_and_metrics(tmp_path):
     champion = store.save(build_network(TINY_SPEC), TINY_SPEC, {"trained_on": "nothing"})
     store.promote(champion)
     source = PhantomSource()
-    training, validation = split_by_clip(source.annotated_frames(), 0.5)
+    frames = source.annotated_frames()
+    training, validation = split_frames(
+        frames, SplitFile(tmp_path / "split.json").assign(clip_refs(frames))
+    )
     samples = build_samples(training, source.load_gray, TINY_SPEC)
     validation_samples = build_samples(validation, source.load_gray, TINY_SPEC)
 
@@ -86,8 +92,11 @@ def test_finetune_saves_a_candidate_with_parent_snapshot_and_metrics(tmp_path):
     described = json.loads((store.root / version / "model.json").read_text())
     assert store.champion() == champion and version != champion
     assert described["parent_version"] == champion
-    assert described["data_snapshot"]["validation"]["clip_ids"] == ["phantom-1", "phantom-3"]
-    assert described["data_snapshot"]["training"]["clip_ids"] == ["phantom-0", "phantom-2"]
+    snapshot = described["data_snapshot"]
+    assert snapshot["validation"]["clip_ids"] == sorted({f.clip_id for f in validation})
+    assert snapshot["training"]["clip_ids"] == sorted({f.clip_id for f in training})
+    assert not set(snapshot["validation"]["clip_ids"]) & set(snapshot["training"]["clip_ids"])
+    assert [r["epoch"] for r in described["history"]] == [1, 2]
     assert described["validation_dice"] == metrics.validation_dice
     assert metrics.epochs == 2
     assert set(metrics.validation_dice) <= set(TINY_SPEC.structures)
