@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from label_studio_sdk import LabelStudio
@@ -16,7 +17,6 @@ from label_studio_sdk import LabelStudio
 from annotation_backend.auth import WEBHOOK_SECRET_HEADER
 from label_config import LONG_AXIS, SHORT_AXIS
 from label_config.xml import CONFIG_VIEWS, UNKNOWN_VIEW, instructions_html, labeling_config
-from local_stack.secrets_file import StackSecrets
 from upload.frames import FrameRecord
 from upload.storage import FrameStore
 
@@ -25,6 +25,15 @@ logger = logging.getLogger(__name__)
 PROJECT_TITLE = "Infant lumbar spine"
 VIEW_TITLES = {LONG_AXIS: "long axis", SHORT_AXIS: "short axis", UNKNOWN_VIEW: "view unknown"}
 IMPORT_BATCH = 200
+
+
+class BackendCredentials(Protocol):
+    """What Label Studio needs to call the backend: ``StackSecrets`` has these, and so do the
+    credentials a deployment reads from its environment."""
+
+    backend_username: str
+    backend_password: str
+    webhook_secret: str
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class SpineProject:
             project=self.id, path=path, title="De-identified frames", use_blob_urls=False
         )
 
-    def connect_backend(self, backend_url: str, secrets: StackSecrets) -> None:
+    def connect_backend(self, backend_url: str, secrets: "BackendCredentials") -> None:
         """Attach the ML backend with Basic auth and put the webhook secret on its webhook."""
         credentials = dict(
             auth_method="BASIC_AUTH",
@@ -202,7 +211,9 @@ class SpineProjects:
     def for_view(self, view: str) -> SpineProject:
         return self.by_view.get(view, self.by_view[UNKNOWN_VIEW])
 
-    def set_up(self, backend_url: str, secrets: StackSecrets, frames_dir: Path | None) -> None:
+    def set_up(
+        self, backend_url: str, secrets: "BackendCredentials", frames_dir: Path | None
+    ) -> None:
         """Backend with authentication on every project, and local frame storage if any."""
         for project in self:
             if frames_dir is not None:

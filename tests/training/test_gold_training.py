@@ -5,10 +5,12 @@ import json
 
 import cv2
 import pytest
+from typer.testing import CliRunner
 
 from label_config import VIEWS
 from tests.phantom_annotations import TINY_SPEC, _rendered
 from training.annotations import FrameAnnotation
+from training.evaluate import app as evaluate_app
 from training.export import LabelledFrame, write_gold_standard
 from training.gold_dataset import read_gold_standard
 from training.loop import FitConfig
@@ -104,3 +106,14 @@ def test_training_on_the_gold_standard_never_loads_a_test_clip(gold, tmp_path):
     assert described["network_data_format"]["outputs"]["pred"]["num_channels"] == len(
         TINY_SPEC.structures
     )
+
+    result = CliRunner().invoke(
+        evaluate_app,
+        ["gold-standard", version, str(folder), "--store", str(store.root),
+         "--split-file", str(split_file.path), "--media-root", str(media)],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "feature recognition accuracy" in result.output
+    metrics = json.loads((store.root / version / "evaluation" / "metrics.json").read_text())
+    assert set(metrics["split"]) == split.test
