@@ -4,16 +4,22 @@ The champion model is loaded when the process starts and reloaded, without a res
 model store's champion pointer changes (``annotation_backend.serving``). Webhook
 events are stored in the state database before they are acknowledged; they may queue a training
 run, which a separate worker executes: no training ever runs in a request.
+
+Every route but /health authenticates the caller before its body is read. Bodies over
+``max_request_bytes`` are refused with 413 before they are read whole: FastAPI's body limit
+checks a declared Content-Length and counts a chunked body as it arrives. No OpenAPI schema or
+docs page is served: Label Studio needs none, and they would list the routes to anyone.
 """
 
 import logging
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -63,6 +69,9 @@ class PredictResponse(BaseModel):
     results: list[dict[str, Any]]
 
 
+RequestBody = TypeVar("RequestBody", bound=BaseModel)
+
+
 def create_app(settings: BackendSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -75,7 +84,14 @@ def create_app(settings: BackendSettings) -> FastAPI:
         app.state.frames.close()
         engine.dispose()
 
-    app = FastAPI(title="Spine ultrasound ML backend", lifespan=lifespan)
+    app = FastAPI(
+        title="Spine ultrasound ML backend",
+        lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.get("/health")(health)
     app.post("/setup", dependencies=[Depends(require_basic_auth)])(setup)
     app.post("/predict", dependencies=[Depends(require_basic_auth)])(predict)
@@ -127,7 +143,17 @@ def versions(request: Request) -> VersionsResponse:
     return VersionsResponse(versions=sorted(store.versions(), reverse=True))
 
 
-def setup(body: SetupRequest, request: Request) -> SetupResponse:
+async def _read_body(request: Request, model: type[RequestBody]) -> RequestBody:
+    """The JSON body as ``model``, read by the handler itself: after the route's authentication,
+    so that no caller without credentials has its body parsed. Invalid JSON or fields: 422."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from error
+
+
+async def setup(request: Request) -> SetupResponse:
+    body = await _read_body(request, SetupRequest)
     model = _serving_model(request)
     frames: FrameLoader = request.app.state.frames
     if body.access_token and frames.token is None:
@@ -135,13 +161,21 @@ def setup(body: SetupRequest, request: Request) -> SetupResponse:
     return SetupResponse(model_version=model.version)
 
 
-def predict(body: PredictRequest, request: Request) -> PredictResponse:
-    """One prediction per task, in the order the tasks came."""
-    model = _serving_model(request)
+async def predict(request: Request) -> PredictResponse:
+    """One prediction per task, in the order the tasks came; at most ``max_predict_tasks``."""
+    body = await _read_body(request, PredictRequest)
     settings: BackendSettings = request.app.state.settings
-    results = [
-        _predict_task(task, model, request.app.state.frames, settings) for task in body.tasks
-    ]
+    if len(body.tasks) > settings.max_predict_tasks:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{len(body.tasks)} tasks in one /predict; at most {settings.max_predict_tasks} are "
+            "predicted per request: select fewer tasks, or raise BACKEND_MAX_PREDICT_TASKS",
+        )
+    model = _serving_model(request)
+    frames: FrameLoader = request.app.state.frames
+    results = await run_in_threadpool(
+        lambda: [_predict_task(task, model, frames, settings) for task in body.tasks]
+    )
     logger.info("predicted %d tasks with model %s", len(results), model.version)
     return PredictResponse(results=results)
 

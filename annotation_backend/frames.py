@@ -160,6 +160,8 @@ class FrameLoader:
         return self._fetch(image_url)
 
     def _read_local(self, relative: str) -> bytes:
+        if "\x00" in relative:
+            raise FrameUnavailable(f"{relative!r}: a path cannot hold a NUL byte")
         path = (self.media_root / relative).resolve()
         if not path.is_relative_to(self.media_root):
             raise FrameUnavailable(f"{relative}: outside the media root")

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIB = 1024 * 1024
+
 
 class BackendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BACKEND_", protected_namespaces=())
@@ -37,3 +39,13 @@ class BackendSettings(BaseSettings):
     ``postgresql+psycopg://user@host/db``; the default is a SQLite file under ./var."""
     retrain_every_n_events: int = Field(20, ge=1)
     """A training run is queued once this many annotation events await a run."""
+    max_request_bytes: int = Field(32 * MIB, ge=1)
+    """Larger request bodies are refused with 413 before they are read whole. Measured on
+    1280 x 960 frames: a webhook with one annotation of every structure is about 135 KiB and a
+    prediction up to about 770 KiB (an untrained model painting everywhere); a task sent to
+    /predict carries its annotations and every earlier prediction, so 32 MiB leaves room for
+    several tasks of that kind or hundreds of fresh ones."""
+    max_predict_tasks: int = Field(256, ge=1)
+    """A /predict with more tasks is refused with 413. Label Studio gives up on /predict after
+    100 s (its ML_TIMEOUT_PREDICT); at about 0.2 s a 480 x 400 frame on 2 CPU cores, 256 frames
+    is near the most that can be answered in time."""

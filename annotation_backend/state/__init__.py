@@ -1,4 +1,5 @@
-"""Persistent state of the learning loop: annotation events, training runs, model versions."""
+"""Persistent state of the learning loop: annotation events, training runs, model versions;
+and the audit log of gold-standard exports."""
 
 from annotation_backend.state.database import make_engine, make_session_factory
 from annotation_backend.state.events import (
@@ -7,8 +8,11 @@ from annotation_backend.state.events import (
     EventIds,
     event_ids,
 )
+from annotation_backend.state.export_audit import ExportAuditStore, ExportRecord
 from annotation_backend.state.models import (
     AnnotationEvent,
+    ExportAudit,
+    ExportOutcome,
     ModelVersion,
     RunStatus,
     RunTrigger,
@@ -22,6 +26,10 @@ __all__ = [
     "START_TRAINING",
     "AnnotationEvent",
     "EventIds",
+    "ExportAudit",
+    "ExportAuditStore",
+    "ExportOutcome",
+    "ExportRecord",
     "ModelVersion",
     "RunNotRunning",
     "RunStatus",

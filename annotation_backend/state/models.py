@@ -1,4 +1,5 @@
-"""Tables of the learning loop's state: annotation events, training runs, model versions.
+"""Tables of the learning loop's state: annotation events, training runs, model versions; and
+the audit log of gold-standard exports.
 
 An event keeps Label Studio's ids only, never the payload body, so no annotation content or
 patient detail is ever written here.
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     text,
@@ -59,6 +61,11 @@ class RunTrigger(StrEnum):
     EVENTS = "events"
     START_TRAINING = "start_training"
     SCHEDULE = "schedule"
+
+
+class ExportOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class VersionStatus(StrEnum):
@@ -136,3 +143,36 @@ class TrainingRun(Base):
             sqlite_where=text(ACTIVE_RUN_SQL),
         ),
     )
+
+
+class ExportAudit(Base):
+    """One gold-standard export attempt: who, when, what and how it ended. Rows are only ever
+    added: triggers refuse UPDATE and DELETE (see migration 0002)."""
+
+    __tablename__ = "export_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[ExportOutcome] = mapped_column(_enum(ExportOutcome, "ck_export_audit_outcome"))
+    os_user: Mapped[str] = mapped_column(String(128))
+    """The operating-system account that ran the export (effective user id, not $USER)."""
+    host: Mapped[str] = mapped_column(String(255))
+    label_studio_url: Mapped[str] = mapped_column(Text)
+    label_studio_user: Mapped[str | None] = mapped_column(String(254))
+    """Email (or username) of the Label Studio account the token belongs to; None when Label
+    Studio could not say."""
+    label_studio_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[str] = mapped_column(String(128))
+    destination: Mapped[str] = mapped_column(Text)
+    """Absolute path of the export folder, written or intended."""
+    project_ids: Mapped[list[int]] = mapped_column(JSON)
+    task_count: Mapped[int | None] = mapped_column(Integer)
+    """Tasks with a submitted annotation that were read; None when reading failed."""
+    annotation_count: Mapped[int | None] = mapped_column(Integer)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    checksums_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the export's SHA256SUMS, which pins every file of it."""
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_export_audit_started_at", "started_at"),)

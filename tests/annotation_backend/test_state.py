@@ -40,7 +40,13 @@ from annotation_backend.state.models import Base
 
 SECRET = "hook-secret"
 HOOK = {WEBHOOK_SECRET_HEADER: SECRET}
-STATE_TABLES = {"alembic_version", "annotation_events", "model_versions", "training_runs"}
+STATE_TABLES = {
+    "alembic_version",
+    "annotation_events",
+    "export_audit",
+    "model_versions",
+    "training_runs",
+}
 
 
 @pytest.fixture()

@@ -5,6 +5,8 @@ annotation through the Label Studio API and writes ``gold-standard-<version>/`` 
 NIfTI volumes, COCO RLE, a CSV manifest, agreement figures, the label schema, a README and
 ``SHA256SUMS``). ``import_gold_standard(folder)`` verifies the checksums and reads it back;
 ``publish_gold_standard(client, folder)`` posts it to Label Studio as predictions for review.
+``training.export.audit_log.audited_export`` is the export that the command runs: each attempt
+is recorded in the export audit log, listed by ``python -m training.export.audit``.
 """
 
 from training.export.errors import ChecksumError, ExportError

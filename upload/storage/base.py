@@ -12,7 +12,7 @@ class InvalidKey(ValueError):
 
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a relative path of plain segments, else raise InvalidKey."""
-    if not KEY_PATTERN.match(key) or any(part in {".", ".."} for part in key.split("/")):
+    if not KEY_PATTERN.fullmatch(key) or any(part in {".", ".."} for part in key.split("/")):
         raise InvalidKey(f"storage key {key!r} is not a relative path of plain segments")
     return key
 

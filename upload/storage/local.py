@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from upload.storage.base import validate_key
+from upload.storage.base import InvalidKey, validate_key
 
 LOCAL_FILES_URL = "/data/local-files/?d="
 
@@ -13,7 +13,11 @@ class LocalFrameStore:
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        return self.root / validate_key(key)
+        """The file of ``key``; InvalidKey when a symbolic link would lead it out of the root."""
+        path = self.root / validate_key(key)
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise InvalidKey(f"storage key {key!r} leads outside {self.root} through a link")
+        return path
 
     def put(self, key: str, content: bytes, content_type: str) -> None:
         path = self._path(key)
