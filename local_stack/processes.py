@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from local_stack.environment import label_studio_database_environment
 from local_stack.secrets_file import StackSecrets
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,16 @@ def ensure_port_free(port: int) -> None:
 
 
 def label_studio_environment(
-    secrets: StackSecrets, data_dir: Path, media_root: Path, url: str
+    secrets: StackSecrets,
+    data_dir: Path,
+    media_root: Path,
+    url: str,
+    database_url: str | None = None,
 ) -> dict:
-    return {
+    """With ``database_url`` (PostgreSQL), Label Studio keeps its state there; with None, in a
+    SQLite file in ``data_dir``."""
+    database = label_studio_database_environment(database_url) if database_url else {}
+    return database | {
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir.resolve()),
         "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
         "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(media_root.resolve()),

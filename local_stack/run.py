@@ -45,6 +45,10 @@ class StackOptions:
     label_studio_port: int
     backend_port: int
     frame_step: int
+    label_studio_database_url: str | None = None
+    """PostgreSQL for Label Studio (postgresql://user@host:port/name); None: its SQLite file."""
+    backend_database_url: str | None = None
+    """SQLAlchemy URL of the backend's state database; None: ``var/backend.sqlite3``."""
 
 
 def ensure_champion(store: ModelStore) -> str:
@@ -70,6 +74,7 @@ def ingest(options: StackOptions, secrets: StackSecrets) -> BatchReport:
         settings=IngestSettings(FrameSelection(step=options.frame_step)),
         pseudonym_map=options.paths.pseudonym_map,
         manifests=ClipManifests(options.paths.manifests),
+        split_file=options.paths.split_file,
     )
     return ingest_folder(clips_dir, plan)
 
@@ -77,7 +82,9 @@ def ingest(options: StackOptions, secrets: StackSecrets) -> BatchReport:
 def start_servers(options: StackOptions, secrets: StackSecrets) -> list[Server]:
     paths = options.paths
     url = f"http://127.0.0.1:{options.label_studio_port}"
-    environment = label_studio_environment(secrets, paths.label_studio_data, paths.media_root, url)
+    environment = label_studio_environment(
+        secrets, paths.label_studio_data, paths.media_root, url, options.label_studio_database_url
+    )
     label_studio = start_label_studio(
         options.label_studio,
         options.label_studio_port,
@@ -85,7 +92,7 @@ def start_servers(options: StackOptions, secrets: StackSecrets) -> list[Server]:
         paths.logs / "label-studio.log",
     )
     servers = [label_studio]
-    backend_env = backend_environment(secrets, paths, url)
+    backend_env = backend_environment(secrets, paths, url, options.backend_database_url)
     try:
         servers.append(start_backend(options.backend_port, backend_env, paths.logs / "backend.log"))
         servers.append(start_worker(backend_env, paths.logs / "worker.log"))
@@ -134,10 +141,23 @@ def main(
     backend_port: int = 9090,
     frame_step: int = typer.Option(10, min=1, help="Keep every k-th frame of each clip."),
     serve: bool = typer.Option(True, help="Keep serving until Ctrl-C after the summary."),
+    label_studio_database_url: str = typer.Option(
+        None, help="PostgreSQL for Label Studio, postgresql://user@host:5432/name; default SQLite."
+    ),
+    backend_database_url: str = typer.Option(
+        None, help="The backend's state database (SQLAlchemy URL); default var/backend.sqlite3."
+    ),
 ) -> None:
     configure_logging()
     options = StackOptions(
-        clips_dir, StackPaths(state_dir), label_studio, label_studio_port, backend_port, frame_step
+        clips_dir,
+        StackPaths(state_dir),
+        label_studio,
+        label_studio_port,
+        backend_port,
+        frame_step,
+        label_studio_database_url,
+        backend_database_url,
     )
     secrets, created = load_or_create(options.paths.secrets)
     version = ensure_champion(ModelStore(options.paths.models))
