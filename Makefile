@@ -4,7 +4,7 @@ VENV := .venv
 LS_VENV := .venv-label-studio
 LABEL_STUDIO_VERSION := 1.23.2
 
-.PHONY: run test test-fast lint bench clean-state
+.PHONY: run test test-fast lint bench phantom-goals clean-state
 
 run: $(VENV)/.installed $(LS_VENV)/.installed
 	$(VENV)/bin/python -m local_stack.run
@@ -17,6 +17,15 @@ test-fast: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# Train on phantom clips from scratch, evaluate on clips held out by clip, print the goals.
+phantom-goals: $(VENV)/.installed
+	$(VENV)/bin/python bench/phantom_goals.py
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python bench/training_throughput.py
+	$(VENV)/bin/python bench/predict_latency.py
+	$(VENV)/bin/python bench/ingest_throughput.py
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
