@@ -9,11 +9,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
 from monai.utils import set_determinism
 
 from label_config import VIEWS
 from training.loop import Distributed, FitConfig, fit
-from training.model import NETWORK_SIZES, build_network
+from training.model import NETWORK_SIZES, ModelSpec, build_network
 from training.phantom_dataset import phantom_clip_samples, stack
 from training.splits import ClipRef, Split, SplitFile
 from training.store import ModelStore
@@ -74,38 +75,59 @@ def train_on_phantom(
         side: [phantom_clip_samples(s, config.frames_per_clip, spec) for s in seeds]
         for side, seeds in sides.items()
     }
-    network = build_network(spec)
-    result = fit(
-        network,
+    data = {
+        "source": "phantom",
+        "split_file": PHANTOM_SPLIT_FILE,
+        "training_clips": [phantom_clip_id(s) for s in sides["training"]],
+        "validation_clips": [phantom_clip_id(s) for s in sides["validation"]],
+        "frames_per_clip": config.frames_per_clip,
+    }
+    return train_and_save(
+        store,
+        spec,
         stack(clips["training"]),
         stack(clips["validation"]),
         config.fit_config(),
-        spec.structures,
         distributed,
+        "phantom",
+        data,
+        asdict(config),
     )
+
+
+def train_and_save(
+    store: ModelStore,
+    spec: ModelSpec,
+    training: tuple[torch.Tensor, torch.Tensor],
+    validation: tuple[torch.Tensor, torch.Tensor],
+    config: FitConfig,
+    distributed: Distributed | None,
+    trained_on: str,
+    data: dict,
+    settings: dict,
+) -> str | None:
+    """Trains a new network from scratch and saves it with its data snapshot ``data``, metrics,
+    history and ``settings``; returns the version, or None off process 0 (which saves nothing)."""
+    network = build_network(spec)
+    result = fit(network, training, validation, config, spec.structures, distributed)
     if distributed is not None and not distributed.is_main:
         return None
     metadata = {
-        "trained_on": "phantom",
-        "data": {
-            "source": "phantom",
-            "split_file": PHANTOM_SPLIT_FILE,
-            "training_clips": [phantom_clip_id(s) for s in sides["training"]],
-            "validation_clips": [phantom_clip_id(s) for s in sides["validation"]],
-            "frames_per_clip": config.frames_per_clip,
-        },
+        "trained_on": trained_on,
+        "data": data,
         "validation_dice": result.validation_dice,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "history": result.history,
         "training_time_s": result.training_time_s,
         "processes": distributed.world_size if distributed else 1,
-        "config": asdict(config),
+        "config": settings,
     }
     version = store.save(network, spec, metadata)
     logger.info(
-        "trained model %s in %.0f s, validation Dice %s",
+        "trained model %s on %s in %.0f s, validation Dice %s",
         version,
+        trained_on,
         result.training_time_s,
         result.validation_dice,
     )

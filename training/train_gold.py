@@ -5,7 +5,6 @@ loaded here, so the hold-out clips stay unseen by training and by the choice of 
 """
 
 import hashlib
-import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -13,12 +12,11 @@ from monai.utils import set_determinism
 
 from training.annotation_dataset import build_samples
 from training.gold_dataset import GoldStandardFrame, ImageLoader, clip_refs
-from training.loop import Distributed, FitConfig, fit
-from training.model import ModelSpec, build_network
+from training.loop import Distributed, FitConfig
+from training.model import ModelSpec
 from training.splits import SplitFile
 from training.store import ModelStore
-
-logger = logging.getLogger(__name__)
+from training.train import train_and_save
 
 
 def train_on_gold_standard(
@@ -39,36 +37,23 @@ def train_on_gold_standard(
         for side in ("training", "validation")
     }
     samples = {side: build_samples(found, load_image, spec) for side, found in sides.items()}
-    network = build_network(spec)
-    result = fit(
-        network,
+    data = {
+        "source": "gold standard",
+        "export": str(export_folder) if export_folder else None,
+        "split_file": str(split_file.path),
+        "split_sha256": hashlib.sha256(split_file.path.read_bytes()).hexdigest(),
+        "training": samples["training"].snapshot(),
+        "validation": samples["validation"].snapshot(),
+        "test_clips_left_out": sorted(split.test),
+    }
+    return train_and_save(
+        store,
+        spec,
         (samples["training"].images, samples["training"].masks),
         (samples["validation"].images, samples["validation"].masks),
         config,
-        spec.structures,
         distributed,
+        "gold standard",
+        data,
+        asdict(config),
     )
-    if distributed is not None and not distributed.is_main:
-        return None
-    metadata = {
-        "trained_on": "gold standard",
-        "data": {
-            "source": "gold standard",
-            "export": str(export_folder) if export_folder else None,
-            "split_file": str(split_file.path),
-            "split_sha256": hashlib.sha256(split_file.path.read_bytes()).hexdigest(),
-            "training": samples["training"].snapshot(),
-            "validation": samples["validation"].snapshot(),
-            "test_clips_left_out": sorted(split.test),
-        },
-        "validation_dice": result.validation_dice,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "history": result.history,
-        "training_time_s": result.training_time_s,
-        "processes": distributed.world_size if distributed else 1,
-        "config": asdict(config),
-    }
-    version = store.save(network, spec, metadata)
-    logger.info("trained model %s on the gold standard: %s", version, result.validation_dice)
-    return version
