@@ -19,7 +19,14 @@ from training.evaluation import (
     write_report,
 )
 from training.gold_dataset import GoldStandardFrame, clip_refs, read_gold_standard, truth_masks
-from training.sources import frame_loader
+from training.sources import (
+    LABEL_STUDIO_URL,
+    MEDIA_ROOT,
+    S3_BUCKET,
+    S3_ENDPOINT_URL,
+    SPLIT_FILE,
+    frame_loader,
+)
 from training.splits import SplitFile
 from training.store import ModelStore, SegmentationModel
 from training.train import phantom_clip_id, phantom_split
@@ -54,11 +61,11 @@ def gold_standard(
     version: str = typer.Argument(..., help="Model version, e.g. v0003, or 'champion'."),
     folder: Path = typer.Argument(..., help="A gold-standard export folder."),
     store: Path = STORE,
-    split_file: Path = typer.Option(None, help="Default: STORE/split.json."),
-    media_root: Path = typer.Option(None, help="Label Studio's local-files document root."),
-    label_studio_url: str = typer.Option("http://127.0.0.1:8080"),
-    s3_bucket: str = typer.Option(None, help="The bucket s3:// image URLs may name."),
-    s3_endpoint_url: str = typer.Option(None, help="An S3-compatible server, such as MinIO."),
+    split_file: Path = SPLIT_FILE,
+    media_root: Path = MEDIA_ROOT,
+    label_studio_url: str = LABEL_STUDIO_URL,
+    s3_bucket: str = S3_BUCKET,
+    s3_endpoint_url: str = S3_ENDPOINT_URL,
     threshold: float = THRESHOLD,
 ) -> None:
     """Score on the gold frames of the clips the split file holds out for the test."""

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import typer
+
 from annotation_backend.frames import FrameLoader, S3Frames
 from upload.storage.s3 import s3_client
 
@@ -22,3 +24,11 @@ def frame_loader(
         label_studio_token,
         S3Frames(s3_bucket, s3_endpoint_url, client),
     )
+
+
+# Command-line options shared by the commands that read frames through ``frame_loader``.
+MEDIA_ROOT = typer.Option(None, help="Label Studio's local-files document root.")
+LABEL_STUDIO_URL = typer.Option("http://127.0.0.1:8080")
+S3_BUCKET = typer.Option(None, help="The bucket s3:// image URLs may name.")
+S3_ENDPOINT_URL = typer.Option(None, help="An S3-compatible server, such as MinIO.")
+SPLIT_FILE = typer.Option(None, help="Default: STORE/split.json.")
