@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 8
 
 MIB = 1024 * 1024
 
@@ -49,3 +51,13 @@ class BackendSettings(BaseSettings):
     """A /predict with more tasks is refused with 413. Label Studio gives up on /predict after
     100 s (its ML_TIMEOUT_PREDICT); at about 0.2 s a 480 x 400 frame on 2 CPU cores, 256 frames
     is near the most that can be answered in time."""
+
+    @field_validator("password", "webhook_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters; generate one with "
+                "`openssl rand -hex 24`"
+            )
+        return secret

@@ -12,10 +12,12 @@ import secrets
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from annotation_backend import auth
 from annotation_backend.app import create_app
 from annotation_backend.auth import WEBHOOK_SECRET_HEADER
+from annotation_backend.settings import BackendSettings
 from tests.security.conftest import LABEL_STUDIO_TOKEN, PASSWORD, USER, WEBHOOK_SECRET
 
 OPEN_ROUTES = {("GET", "/health")}
@@ -219,3 +221,17 @@ def test_compare_digest_alone_decides_who_gets_in(client, monkeypatch, answer):
     expected = 200 if answer else 401
     assert statuses == {"/setup": expected, "/predict": expected}
     assert hook.status_code == expected
+
+
+@pytest.mark.parametrize("field", ["password", "webhook_secret"])
+@pytest.mark.parametrize("value", ["", "short"])
+def test_an_empty_or_short_secret_is_refused_at_start(tmp_path, field, value):
+    given = {
+        "username": "label-studio",
+        "password": "long-enough-pass",
+        "webhook_secret": "long-enough-hook",
+    }
+    given[field] = value
+
+    with pytest.raises(ValidationError, match=field):
+        BackendSettings(model_store=tmp_path, **given)
