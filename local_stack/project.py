@@ -5,7 +5,6 @@ Every step is idempotent: a second run finds what the first made, brings its set
 date, and adds only what is missing.
 """
 
-import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -161,11 +160,12 @@ class SpineProject:
         Label Studio sends all selected tasks to the backend in one request, so the tasks go in
         batches: each must stay under the backend's task limit and Label Studio's timeout."""
         ids = [task.id for task in self.client.tasks.list(project=self.id, fields="all")]
-        for batch in itertools.batched(ids, batch_size):
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
             response = httpx.post(
                 f"{self.url}/api/dm/actions",
                 params={"id": "retrieve_tasks_predictions", "project": self.id},
-                json={"selectedItems": {"all": False, "included": list(batch)}},
+                json={"selectedItems": {"all": False, "included": batch}},
                 headers={"Authorization": f"Token {self.token}"},
                 timeout=900.0,
             )
