@@ -155,7 +155,8 @@ class SpineProject:
         return len(new)
 
     def request_predictions(self, batch_size: int = PREDICTION_BATCH) -> None:
-        """Ask Label Studio to fetch predictions from the backend for tasks that lack them.
+        """Ask Label Studio to fetch predictions from the backend for every task; it skips the
+        tasks that already hold a prediction of the backend's current model version.
 
         Label Studio sends all selected tasks to the backend in one request, so the tasks go in
         batches: each must stay under the backend's task limit and Label Studio's timeout."""

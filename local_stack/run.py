@@ -160,12 +160,20 @@ def main(
         backend_database_url,
     )
     secrets, created = load_or_create(options.paths.secrets)
+    if created:
+        # Printed before the long steps, so that a run cut short still shows it.
+        print(
+            f"generated credentials: login {secrets.label_studio_username}  password "
+            f"{secrets.label_studio_password}  (shown once; kept in {options.paths.secrets}, "
+            "mode 0600)",
+            flush=True,
+        )
     version = ensure_champion(ModelStore(options.paths.models))
     report = ingest(options, secrets)
     servers = start_servers(options, secrets)
     try:
         count = publish(options, secrets, report, version)
-        _print_ready(options, secrets, created, report, count, version)
+        _print_ready(options, secrets, report, count, version)
         if serve:
             wait_for_interrupt()
     finally:
@@ -175,17 +183,11 @@ def main(
         raise typer.Exit(code=1)
 
 
-def _print_ready(options, secrets, created, report, count, version) -> None:
+def _print_ready(options, secrets, report, count, version) -> None:
     for failure in report.failures:
         print(f"FAILED {failure.source}: {failure.error}")
     print(f"Label Studio: http://127.0.0.1:{options.label_studio_port}")
-    if created:
-        print(
-            f"login: {secrets.label_studio_username}  password: {secrets.label_studio_password}"
-            f"  (shown once; kept in {options.paths.secrets}, mode 0600)"
-        )
-    else:
-        print(f"login: {secrets.label_studio_username}  (password in {options.paths.secrets})")
+    print(f"login: {secrets.label_studio_username}  (password in {options.paths.secrets})")
     print(summary_line(report, count, version), flush=True)
 
 
