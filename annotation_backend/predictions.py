@@ -40,6 +40,7 @@ def predict_frame(
     threshold: float,
     min_region_px: int,
     uncertainty_passes: int = DEFAULT_PASSES,
+    probabilities: np.ndarray | None = None,
 ) -> FramePrediction:
     """Masks for the structures of ``view`` (all structures when the view is unknown).
 
@@ -48,10 +49,12 @@ def predict_frame(
     deterministic (dropout off) network and are cleaned by ``postprocess.clean_mask``; in long
     axis the conus tip is placed at the caudal end of the cord when it ends inside the frame.
     ``uncertainty_passes`` dropout passes score the frame; 0 scores by plain confidence.
-    Deterministic: the same arguments give the same prediction.
+    Deterministic: the same arguments give the same prediction. ``probabilities``: the
+    frame's ``masked_probabilities``, when the caller has them already.
     """
     box = content_box(gray)
-    probabilities = model.predict_probabilities(gray) * box
+    if probabilities is None:
+        probabilities = masked_probabilities(model, gray)
     channel = {key: i for i, key in enumerate(model.spec.structures)}
     keys = [s.key for s in structures_for_view(view) if s.key in channel]
     masks = {}
@@ -73,6 +76,11 @@ def _points(masks: dict[str, np.ndarray], view: str, region: np.ndarray) -> dict
     """Keypoint key -> (x_px, y_px) derivable from ``masks``: the conus tip, in long axis."""
     tip = conus_tip(masks["cord"], region) if view == LONG_AXIS and "cord" in masks else None
     return {} if tip is None else {"conus_tip": tip}
+
+
+def masked_probabilities(model: SegmentationModel, gray: np.ndarray) -> np.ndarray:
+    """(S, H, W) probabilities of the deterministic pass, zero outside the ``content_box``."""
+    return model.predict_probabilities(gray) * content_box(gray)
 
 
 def content_box(gray: np.ndarray) -> np.ndarray:

@@ -18,6 +18,9 @@ from training.export.manifest import read_manifest
 from training.export.reader import import_gold_standard
 from training.splits import ClipRef
 
+ImageLoader = Callable[[str], np.ndarray]
+"""Image URL -> (H, W) uint8 grey frame."""
+
 
 @dataclass(frozen=True)
 class GoldStandardFrame:
@@ -87,7 +90,3 @@ def truth_masks(
                 )
             stacked[channel] = mask
     return stacked
-
-
-ImageLoader = Callable[[str], np.ndarray]
-"""Image URL -> (H, W) uint8 grey frame."""

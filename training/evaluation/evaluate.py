@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from annotation_backend.predictions import FramePrediction, content_box, predict_frame
+from annotation_backend.predictions import FramePrediction, masked_probabilities, predict_frame
 from label_config.schema import structures_for_view
 from training.evaluation.depth import skin_to_csf_mm
 from training.evaluation.frames import EvaluationFrame
@@ -81,9 +81,18 @@ def _evaluate_frame(
     model: SegmentationModel, frame: EvaluationFrame, threshold: float, min_region_px: int
 ) -> _FrameOutcome:
     _check_truth(model, frame)
-    prediction = _served(model, frame, threshold, min_region_px)
+    probabilities = masked_probabilities(model, frame.image)
+    prediction = predict_frame(
+        model,
+        frame.image,
+        frame.view,
+        threshold,
+        min_region_px,
+        uncertainty_passes=0,
+        probabilities=probabilities,
+    )
     truth, predicted = _view_masks(model, frame, prediction)
-    structures = _structure_records(model, frame, truth, predicted)
+    structures = _structure_records(model, frame, truth, predicted, probabilities)
     judged = [r.dice for r in structures if r.dice is not None]
     mean_dice = float(np.mean(judged)) if judged else None
     spacing = frame.spacing_mm_per_px
@@ -118,25 +127,17 @@ def _structure_records(
     frame: EvaluationFrame,
     truth: dict[str, np.ndarray],
     predicted: dict[str, np.ndarray],
+    scores: np.ndarray,
 ) -> list[StructureRecord]:
     if not truth:
         return []
     keys = list(truth)
     dice = frame_dice(np.stack(list(truth.values())), np.stack([predicted[k] for k in keys]))
-    scores = model.predict_probabilities(frame.image) * content_box(frame.image)
     channel = {key: i for i, key in enumerate(model.spec.structures)}
     return [
         _structure_record(frame, key, truth[key], predicted[key], d, scores[channel[key]].max())
         for key, d in zip(keys, dice)
     ]
-
-
-def _served(
-    model: SegmentationModel, frame: EvaluationFrame, threshold: float, min_region_px: int
-) -> FramePrediction:
-    return predict_frame(
-        model, frame.image, frame.view, threshold, min_region_px, uncertainty_passes=0
-    )
 
 
 def _check_truth(model: SegmentationModel, frame: EvaluationFrame) -> None:
@@ -214,7 +215,9 @@ def _overlays(
     overlays = []
     for label, index in picks.items():
         frame = frames[index]
-        prediction = _served(model, frame, threshold, min_region_px)
+        prediction = predict_frame(
+            model, frame.image, frame.view, threshold, min_region_px, uncertainty_passes=0
+        )
         keys = [s.key for s in structures_for_view(frame.view) if s.key in channel]
         overlays.append(
             OverlayFrame(
