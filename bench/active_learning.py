@@ -137,7 +137,7 @@ def train_starter(store: ModelStore, frames: list[Frame], config: ExperimentConf
     network = build_network(spec)
     samples = to_samples(frames, spec)
     starter = FinetuneConfig(epochs=config.starter_epochs, learning_rate=3e-3, seed=config.seed)
-    fit(network, (samples.images, samples.masks), None, starter.fit_config(), spec.structures)
+    fit(network, (samples.images, samples.masks), None, starter, spec.structures)
     version = store.save(network, spec, {"trained_on": "phantom starter clips"})
     store.promote(version)
     return version

@@ -15,20 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
+class FinetuneConfig(FitConfig):
     """Few epochs at a lower rate than training from scratch: the champion is the start."""
 
     epochs: int = 5
     batch_size: int = 8
     learning_rate: float = 5e-4
-    time_budget_s: float | None = None
-    """Stop early after this many seconds; None runs every epoch."""
-    seed: int = 0
-
-    def fit_config(self) -> FitConfig:
-        return FitConfig(
-            self.epochs, self.batch_size, self.learning_rate, self.time_budget_s, self.seed
-        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ def finetune_from_champion(
         network,
         (samples.images, samples.masks),
         (validation.images, validation.masks),
-        config.fit_config(),
+        config,
         champion.spec.structures,
     )
     structures = present_structures(validation.masks, champion.spec)
